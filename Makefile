@@ -1,0 +1,63 @@
+# normlab — the two commands: `make demo` (set up, release, grade the bundled examples)
+# and `make test` (set up, run the whole test suite). See README.md.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+ASSIGNMENT ?= normalization
+WORKERS ?= 2
+# SANDBOX=on (default): grading refuses to run student code without the sandbox.
+# SANDBOX=off: the instructor's explicit opt-out (trusted submissions only).
+SANDBOX ?= on
+STUDENTS ?=
+
+# nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: demo test release grade feedback export env test-env sandbox-tools lab clean-grading
+
+## demo: from a fresh clone, set up, build the release, grade the bundled examples
+demo: env sandbox-tools
+	$(BIN)/python -m autograder.demo --workers $(WORKERS)
+
+## test: from a fresh clone, set up and run the whole test suite
+test: test-env sandbox-tools
+	$(BIN)/python -m pytest -n 2 -q
+
+## release: regenerate release/ from source/ with nbgrader
+release: env
+	$(BIN)/python -m autograder.release $(ASSIGNMENT)
+
+## grade: grade every submission in submitted/ (WORKERS at a time)
+grade: env sandbox-tools
+	$(BIN)/python -m autograder.grade $(ASSIGNMENT) --workers $(WORKERS) --sandbox $(SANDBOX) $(if $(STUDENTS),--students $(STUDENTS))
+
+## lab: open the course in JupyterLab (formgrader included)
+lab: env
+	$(BIN)/jupyter lab
+
+env: $(VENV)/.course
+test-env: $(VENV)/.test
+
+$(VENV)/.course: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/normlab_course.pth"
+	touch $@
+
+$(VENV)/.test: $(VENV)/.course requirements-test.txt
+	$(BIN)/python -m pip install -q -r requirements-test.txt
+	touch $@
+
+## sandbox-tools: bubblewrap for the grading sandbox (installed with apt when we are root)
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else \
+	    echo "bubblewrap (bwrap) is not installed: grading will refuse to run unsandboxed (see README, 'Sandbox')."; \
+	  fi; }
+
+clean-grading:
+	rm -rf submitted autograded feedback gradebook.db grades.csv

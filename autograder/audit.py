@@ -1,0 +1,183 @@
+"""A static audit of a submission: code that reaches for the grader instead of the math.
+
+The audit reads every code cell a student can change (and .py files handed in with the
+notebook) and reports what honest solutions never need: importing the grader or a
+deep-learning library, reading or writing files outside the submission, changing numpy
+or builtins, hooking IPython's input or AST transformers, tracing, ending the process,
+executing generated code. Findings become integrity flags in grades.csv. They take no
+points away by themselves: the sandbox and the out-of-kernel checks already make such
+code earn nothing; the flag tells the instructor why.
+
+Printing to stderr, warnings, plots and extra helper functions are never flagged.
+"""
+import ast
+from pathlib import Path
+
+FORBIDDEN_MODULES = {
+    "autograder": "imports the grader's package",
+    "torch": "uses a deep-learning library (torch)",
+    "tensorflow": "uses a deep-learning library (tensorflow)",
+    "jax": "uses a deep-learning library (jax)",
+    "sqlite3": "opens databases (sqlite3)",
+    "ctypes": "calls C code directly (ctypes)",
+    "subprocess": "starts processes (subprocess)",
+    "socket": "opens network sockets",
+    "multiprocessing": "starts processes (multiprocessing)",
+    "nbgrader": "imports nbgrader",
+}
+PATCHED_MODULES = {"np", "numpy", "builtins", "__builtins__", "sys", "math", "testing", "IPython"}
+HOOK_ATTRIBUTES = {
+    "ast_transformers": "installs an IPython AST transformer",
+    "input_transformers_cleanup": "installs an IPython input transformer",
+    "input_transformers_post": "installs an IPython input transformer",
+    "input_transformer_manager": "replaces IPython's input transformer",
+    "register": "registers an IPython event callback",
+    "set_custom_exc": "installs a custom exception handler",
+    "settrace": "installs a tracing hook",
+    "setprofile": "installs a profiling hook",
+    "excepthook": "replaces the exception hook",
+    "_exit": "ends the process (os._exit)",
+    "kill": "sends signals to processes",
+    "killpg": "sends signals to processes",
+    "fork": "forks the process",
+    "setrecursionlimit": None,
+}
+SUSPICIOUS_PATH_WORDS = ("gradebook", "source", "autograded", "submitted", "release", "feedback",
+                         "..", "/etc", "/proc", "/root", "/home", ".db", "nbgrader", "autograder")
+FILE_FUNCTIONS = {"open", "listdir", "scandir", "walk", "glob", "iglob", "Path", "read_text",
+                  "read_bytes", "write_text", "write_bytes", "unlink", "remove", "rmtree", "chdir"}
+
+
+def audit_source(source, where):
+    """Findings (short sentences) for one piece of Python source."""
+    try:
+        tree = ast.parse(_as_python(source))
+    except SyntaxError:
+        return []  # a syntax error costs the student already; nothing to audit
+    findings = []
+    for node in ast.walk(tree):
+        findings += [f"{where}: {text}" for text in _inspect(node)]
+    return list(dict.fromkeys(findings))
+
+
+def _as_python(source):
+    """Cell source with IPython syntax (magics, !shell) turned into plain Python."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:
+        return source
+
+
+def _inspect(node):
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield from _module_finding(alias.name)
+    elif isinstance(node, ast.ImportFrom):
+        yield from _module_finding(node.module or "")
+        for alias in node.names:
+            if alias.name in ("_exit", "system", "execv", "execve", "fork", "kill"):
+                yield f"imports os.{alias.name}"
+    elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        for target in targets:
+            yield from _patch_finding(target)
+    elif isinstance(node, ast.Call):
+        yield from _call_finding(node)
+    elif isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES and HOOK_ATTRIBUTES[node.attr]:
+        if node.attr not in ("register", "kill") or _dotted(node.value).endswith(("events", "os")):
+            yield HOOK_ATTRIBUTES[node.attr]
+
+
+def _module_finding(name):
+    root = name.split(".")[0]
+    if root in FORBIDDEN_MODULES:
+        yield FORBIDDEN_MODULES[root]
+    if name in ("os.system",) or name.startswith("IPython.core.inputtransformer"):
+        yield f"imports {name}"
+
+
+def _dotted(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, ast.Call):
+        parts.append(_dotted(node.func) + "()")
+    return ".".join(reversed(parts))
+
+
+def _patch_finding(target):
+    if isinstance(target, ast.Attribute):
+        base = _dotted(target.value)
+        if base.split(".")[0] in PATCHED_MODULES or base.split(".")[-1] in PATCHED_MODULES:
+            yield f"changes {base}.{target.attr} (monkeypatching)"
+    elif isinstance(target, ast.Subscript):
+        base = _dotted(target.value)
+        if base in ("sys.modules", "__builtins__", "builtins.__dict__", "np.__dict__", "numpy.__dict__"):
+            yield f"changes {base}[...]"
+
+
+def _call_finding(node):
+    name = _dotted(node.func)
+    last = name.split(".")[-1]
+    if last in ("exec", "eval", "compile") and node.args and not isinstance(node.args[0], ast.Constant):
+        yield f"executes generated code ({last})"
+    if last in ("__import__", "import_module") and node.args:
+        argument = node.args[0]
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            yield from _module_finding(argument.value)
+        else:
+            yield "imports a module whose name is computed"
+    if last == "setattr" and node.args and _dotted(node.args[0]).split(".")[0] in PATCHED_MODULES:
+        yield f"changes {_dotted(node.args[0])} with setattr (monkeypatching)"
+    if last in ("system", "popen", "spawnv", "execv", "execve") and name.startswith("os."):
+        yield f"runs shell commands ({name})"
+    if last in ("b64decode", "a85decode", "decompress", "loads") and name.split(".")[0] in (
+            "base64", "zlib", "marshal", "pickle", "codecs"):
+        yield f"decodes hidden data ({name})"
+    if last in FILE_FUNCTIONS:
+        for argument in node.args[:1]:
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                path = argument.value
+                if path.startswith("/") or any(word in path for word in SUSPICIOUS_PATH_WORDS):
+                    yield f"touches files outside its folder ({last}({path!r}))"
+            elif last in ("open", "Path", "listdir", "scandir", "walk", "glob", "chdir"):
+                text = ast.unparse(argument)
+                if any(word in text for word in SUSPICIOUS_PATH_WORDS + ("__file__", "environ", "getcwd")):
+                    yield f"touches files outside its folder ({last}({text[:60]}))"
+    if name in ("signal.signal",):
+        yield "changes signal handling"
+
+
+def audit_notebook(path, ignore=()):
+    """Findings for a submitted notebook (its editable code cells) and the .py files beside it.
+
+    Inputs:
+    - path: the notebook
+    - ignore: names of .py files the grader replaces with its own copies (support modules)
+    """
+    import nbformat
+
+    path = Path(path)
+    findings = []
+    try:
+        notebook = nbformat.read(str(path), as_version=4)
+    except Exception:
+        return findings
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("locked") and not meta.get("solution"):
+            continue  # nbgrader restores locked cells from the source
+        label = meta.get("grade_id") or f"cell {index + 1}"
+        findings += audit_source(cell.get("source", ""), label)
+    for module in sorted(path.parent.glob("*.py")):
+        if module.name in ignore:
+            continue
+        findings += audit_source(module.read_text(errors="replace"), module.name)
+    return list(dict.fromkeys(findings))

@@ -1,0 +1,448 @@
+"""Grade a class: collect → audit → sandbox → autograde → record → feedback → export.
+
+    python -m autograder.grade normalization --workers 2 [--students alice bob] [--sandbox off]
+
+Each submission is graded by real nbgrader autograde (its Python API, in long-lived
+worker processes so nbgrader is imported once per worker, not once per student) into a
+private gradebook, with the hidden checks served from outside the student's kernel
+(autograder.remote). Its record then goes into the course gradebook, written only by
+this process. A submission that breaks anything gets a clear status and 0 for what it
+could not earn; it never stops the others.
+"""
+import argparse
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder import course
+
+MAX_FILE_BYTES = 20 * 2**20
+MAX_TOTAL_BYTES = 100 * 2**20
+MAX_FILES = 200
+JOB_TIMEOUT = 600.0
+
+
+@dataclass
+class Outcome:
+    """How grading one submission went (plain data, sent back from the workers)."""
+
+    student: str
+    status: str = "graded"
+    parts: dict = field(default_factory=dict)      # part -> Verdict.to_dict()
+    notes: list = field(default_factory=list)      # what the student and instructor should know
+    flags: list = field(default_factory=list)      # integrity findings
+    record: dict = field(default_factory=dict)     # for records.write_record
+    seconds: float = 0.0
+
+    def final_status(self):
+        if self.status.startswith("failed"):
+            return self.status
+        if self.flags:
+            return "flagged: " + "; ".join(dict.fromkeys(self.flags))
+        return self.status
+
+
+# ---------------------------------------------------------------------------------------
+# collect
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be graded at all (the reason is shown to everyone)."""
+
+
+def collect(student, assignment, destination):
+    """Copy one submission into a clean folder nbgrader may read.
+
+    Only regular files are copied (symlinks and special files are left out), sizes are
+    capped, every expected notebook must parse, and a single notebook with another
+    name is graded as the expected one.
+
+    Returns a list of notes for the student's record.
+    """
+    source = course.SUBMITTED / student / assignment.id
+    if not source.is_dir() or source.is_symlink():
+        raise SubmissionError(f"no folder submitted/{student}/{assignment.id}")
+    notes, total, count = [], 0, 0
+    destination.mkdir(parents=True)
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_symlink():
+            notes.append(f"ignored the symbolic link {relative} (only regular files are graded)")
+            continue
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            notes.append(f"ignored {relative}: not a regular file")
+            continue
+        size = path.stat().st_size
+        count, total = count + 1, total + size
+        if size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES or count > MAX_FILES:
+            raise SubmissionError(f"submission too large ({relative}: limits are {MAX_FILES} files, "
+                                  f"{MAX_FILE_BYTES >> 20} MB a file, {MAX_TOTAL_BYTES >> 20} MB in all)")
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+    for name in assignment.notebooks:
+        expected = destination / f"{name}.ipynb"
+        if not expected.exists():
+            others = sorted(p for p in destination.glob("*.ipynb")
+                            if p.stem not in assignment.notebooks)
+            if len(others) == 1:
+                others[0].rename(expected)
+                notes.append(f"graded {others[0].name} as {expected.name} (please keep the released name)")
+            else:
+                found = ", ".join(p.name for p in others) or "no notebook"
+                raise SubmissionError(f"{expected.name} is missing (found {found})")
+        _check_notebook(expected)
+    return notes
+
+
+def _check_notebook(path):
+    import nbformat
+
+    if path.stat().st_size == 0:
+        raise SubmissionError(f"{path.name} is an empty file")
+    try:
+        notebook = nbformat.read(str(path), as_version=4)
+    except Exception as error:
+        raise SubmissionError(f"{path.name} is not a readable notebook ({type(error).__name__}: "
+                              f"{str(error)[:120]})") from None
+    if not any("nbgrader" in cell.get("metadata", {}) for cell in notebook.cells):
+        raise SubmissionError(f"{path.name} has lost its nbgrader cell metadata (was it re-saved by "
+                              "another tool?): copy your answers into a fresh copy of the release")
+
+
+# ---------------------------------------------------------------------------------------
+# autograde (runs in a worker process)
+
+
+def grade_submission(student, assignment_id, slot, sandboxed, template_db):
+    """Grade one submission into a private gradebook and return its Outcome."""
+    from autograder import audit, records, sandbox
+    from autograder.remote import CheckServer
+
+    assignment = course.assignment(assignment_id)
+    outcome = Outcome(student=student)
+    started = time.monotonic()
+    job_dir = Path(tempfile.mkdtemp(prefix="normlab-job-"))
+    job_dir.chmod(0o755)
+    try:
+        submitted = job_dir / "submitted"
+        try:
+            outcome.notes += collect(student, assignment, submitted / student / assignment.id)
+        except SubmissionError as error:
+            outcome.status = f"failed: {error}"
+            outcome.record = records.failed_record(_timestamp(student, assignment))
+            return outcome
+        support = [p.name for p in assignment.source_dir.glob("*.py")]
+        for name in assignment.notebooks:
+            outcome.flags += audit.audit_notebook(submitted / student / assignment.id / f"{name}.ipynb",
+                                                  ignore=support)
+
+        job_db = job_dir / "gradebook.db"
+        shutil.copyfile(template_db, job_db)
+        db_url = f"sqlite:///{job_db}"
+        check_dir = job_dir / "check"
+        check_dir.mkdir(mode=0o755)
+        socket_path = check_dir / "check.sock"
+        overrides = {
+            "CourseDirectory.db_url": db_url,
+            "CourseDirectory.submitted_directory": str(submitted),
+            "CourseDirectory.root": str(course.ROOT),
+        }
+        kernel_env = {"NORMLAB_CHECK_SOCKET": str(socket_path)}
+        environment = dict(kernel_env)
+        if sandboxed:
+            env, job = sandbox.prepare(job_dir, slot, check_dir, extra_env=kernel_env)
+            environment.update(env)
+            overrides.update({
+                "Execute.kernel_name": sandbox.KERNEL_NAME,
+                "KernelManager.transport": "ipc",
+                "KernelManager.ip": f"{job.runtime_dir}/kernel",
+            })
+        with _environment(environment), CheckServer(socket_path, student, assignment,
+                                                    call_timeout=assignment.cell_timeout) as server:
+            result = _autograde(assignment.id, student, overrides)
+        outcome.flags += server.flags
+
+        if not result["success"]:
+            outcome.status = f"failed: {_failure_reason(result)}"
+            outcome.record = records.failed_record(_timestamp(student, assignment))
+            return outcome
+
+        claimed = records.read_record(db_url, assignment.id, student)
+        scores = {}
+        for part in assignment.auto_parts:
+            cell = course.test_cell_id(part)
+            verdict = server.verdicts.get(part)
+            if verdict is None:
+                note = "not graded: its hidden test never reached the grader"
+                outcome.parts[part] = {"part": part, "score": 0.0, "points": assignment.points[part],
+                                       "note": note, "checks": [], "report": f"{part}: 0 points ({note})"}
+                outcome.flags.append(f"the hidden test of {part} never reached the grader")
+                scores[cell] = 0.0
+                continue
+            outcome.parts[part] = verdict.to_dict()
+            scores[cell] = verdict.score
+            shown = _cell_score(claimed, cell)
+            if shown is not None and shown > verdict.score + 1e-9:
+                outcome.flags.append(f"the notebook showed {shown:g} points for {part}, "
+                                     f"the grader measured {verdict.score:g}")
+        records.set_auto_scores(db_url, assignment.id, student, scores)
+        outcome.record = records.read_record(db_url, assignment.id, student)
+        _feedback(assignment.id, student, overrides)
+        return outcome
+    except Exception:
+        outcome.status = "failed: internal grader error (see the grading log)"
+        outcome.notes.append(traceback.format_exc(limit=5))
+        outcome.record = {"timestamp": None, "notebooks": {}, "failed": True}
+        return outcome
+    finally:
+        outcome.seconds = round(time.monotonic() - started, 2)
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+class _environment:
+    """Temporarily set environment variables (the kernel inherits them)."""
+
+    def __init__(self, values):
+        self.values, self.saved = values, {}
+
+    def __enter__(self):
+        for key, value in self.values.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _autograde(assignment_id, student, overrides):
+    return course.nbgrader_api(overrides).autograde(assignment_id, student, force=True, create=True)
+
+
+def _feedback(assignment_id, student, overrides):
+    result = course.nbgrader_api(overrides).generate_feedback(assignment_id, student, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"generate_feedback failed: {result.get('error', '')[-500:]}")
+
+
+def _failure_reason(result):
+    """The first error nbgrader logged, in one line."""
+    lines = (result.get("log") or "").splitlines() + (result.get("error") or "").splitlines()
+    for needle in ("DeadKernelError", "Kernel died", "CellTimeoutError", "Timeout", "checksum",
+                   "Inconsistent", "not a valid", "Missing", "Duplicate", "cell type"):
+        for line in lines:
+            if needle.lower() in line.lower():
+                return line.replace("[ERROR]", "").strip()[:240]
+    errors = [line for line in lines if "[ERROR]" in line]
+    return (errors[0].replace("[ERROR]", "").strip() if errors else "nbgrader autograde failed")[:240]
+
+
+def _cell_score(record, grade_id):
+    for notebook in record["notebooks"].values():
+        if grade_id in notebook["grades"]:
+            return notebook["grades"][grade_id]
+    return None
+
+
+def _timestamp(student, assignment):
+    path = course.SUBMITTED / student / assignment.id / "timestamp.txt"
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        return path.read_text().strip()[:64] or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# workers
+
+
+def _worker(connection, slot):
+    """A long-lived grading process: imports nbgrader once, grades what it is sent."""
+    import nbgrader.apps  # noqa: F401  (the import is the expensive part)
+
+    os.chdir(course.ROOT)
+    while True:
+        task = connection.recv()
+        if task is None:
+            return
+        outcome = grade_submission(task["student"], task["assignment"], slot, task["sandboxed"],
+                                   task["template_db"])
+        connection.send(asdict(outcome))
+
+
+class WorkerPool:
+    """n worker processes; a job that runs too long costs its worker, which is replaced."""
+
+    def __init__(self, workers, job_timeout=JOB_TIMEOUT):
+        self.context = multiprocessing.get_context("spawn")
+        self.job_timeout = job_timeout
+        self.slots = [self._start(slot) for slot in range(workers)]
+
+    def _start(self, slot):
+        parent, child = self.context.Pipe()
+        process = self.context.Process(target=_worker, args=(child, slot), daemon=True)
+        process.start()
+        child.close()
+        return {"slot": slot, "process": process, "pipe": parent, "task": None, "since": 0.0}
+
+    def run(self, tasks, on_outcome):
+        """Grade every task; call on_outcome(dict) as each finishes."""
+        pending = list(tasks)
+        busy = 0
+        while pending or busy:
+            for worker in self.slots:
+                if worker["task"] is None and pending:
+                    worker["task"] = pending.pop(0)
+                    worker["since"] = time.monotonic()
+                    worker["pipe"].send(worker["task"])
+                    busy += 1
+            ready = multiprocessing.connection.wait([w["pipe"] for w in self.slots if w["task"]], timeout=1.0)
+            for worker in self.slots:
+                if worker["task"] is None:
+                    continue
+                if worker["pipe"] in ready:
+                    try:
+                        outcome = worker["pipe"].recv()
+                    except EOFError:
+                        outcome = asdict(Outcome(student=worker["task"]["student"],
+                                                 status="failed: the grading process crashed"))
+                        self._replace(worker)
+                elif time.monotonic() - worker["since"] > self.job_timeout:
+                    outcome = asdict(Outcome(student=worker["task"]["student"],
+                                             status=f"failed: grading took longer than {self.job_timeout:g} s"))
+                    self._replace(worker)
+                elif not worker["process"].is_alive():
+                    outcome = asdict(Outcome(student=worker["task"]["student"],
+                                             status="failed: the grading process crashed"))
+                    self._replace(worker)
+                else:
+                    continue
+                worker["task"] = None
+                busy -= 1
+                on_outcome(outcome)
+
+    def _replace(self, worker):
+        worker["process"].kill()
+        worker["process"].join()
+        worker.update(self._start(worker["slot"]))
+
+    def close(self):
+        for worker in self.slots:
+            try:
+                worker["pipe"].send(None)
+            except OSError:
+                pass
+        for worker in self.slots:
+            worker["process"].join(timeout=10)
+            if worker["process"].is_alive():
+                worker["process"].kill()
+
+
+# ---------------------------------------------------------------------------------------
+# the class
+
+
+def discover_students(assignment):
+    """Student ids with a folder submitted/<student>/<assignment>."""
+    if not course.SUBMITTED.is_dir():
+        return []
+    return sorted(p.name for p in course.SUBMITTED.iterdir()
+                  if (p / assignment.id).is_dir() and not p.name.startswith("."))
+
+
+def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=2, sandboxed=True,
+                progress=True, job_timeout=JOB_TIMEOUT):
+    """Grade submissions, update the course gradebook, write results.json and grades.csv.
+
+    Returns the list of Outcome dicts, in student order.
+    """
+    from autograder import export, records, release
+
+    assignment = course.assignment(assignment_id)
+    students = sorted(students) if students else discover_students(assignment)
+    release.ensure_gradebook(assignment)
+    template_db = release.gradebook_template(assignment)
+    tasks = [{"student": s, "assignment": assignment.id, "sandboxed": sandboxed,
+              "template_db": str(template_db)} for s in students]
+    outcomes = {}
+    bar = _progress(len(tasks), progress)
+
+    def record(outcome):
+        records.write_record(f"sqlite:///{course.GRADEBOOK}", assignment.id, outcome["student"],
+                             outcome["record"])
+        export.write_results(assignment, outcome)
+        outcomes[outcome["student"]] = outcome
+        bar.update(1)
+
+    if tasks:
+        pool = WorkerPool(min(workers, len(tasks)), job_timeout=job_timeout)
+        try:
+            pool.run(tasks, record)
+        finally:
+            pool.close()
+    bar.close()
+    shutil.rmtree(template_db.parent, ignore_errors=True)
+    export.write_grades_csv(assignment)
+    return [outcomes[s] for s in students]
+
+
+def _progress(total, enabled):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="grading", unit="submission", disable=not enabled, file=sys.stderr)
+
+
+def main(argv=None):
+    from autograder import export, sandbox
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("assignment", nargs="?", default=course.DEFAULT_ASSIGNMENT)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--students", nargs="*", default=None)
+    parser.add_argument("--sandbox", choices=("on", "off"), default="on",
+                        help="off: run student code unsandboxed (trusted submissions only)")
+    parser.add_argument("--job-timeout", type=float, default=JOB_TIMEOUT)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    sandboxed = args.sandbox == "on"
+    if sandboxed:
+        ok, reason = sandbox.available()
+        if not ok:
+            print(f"Refusing to grade: the sandbox cannot start ({reason}).\n"
+                  "Student code would run with your permissions. Fix the sandbox, or opt out "
+                  "explicitly for trusted submissions: make grade SANDBOX=off", file=sys.stderr)
+            return 2
+    else:
+        print("WARNING: grading WITHOUT the sandbox: student code runs as you, can read source/ "
+              "and gradebook.db (hidden checks still run outside the kernel).", file=sys.stderr)
+    started = time.monotonic()
+    outcomes = grade_class(args.assignment, args.students, args.workers, sandboxed,
+                           progress=not args.quiet, job_timeout=args.job_timeout)
+    print(export.summary_table(course.assignment(args.assignment), outcomes))
+    print(f"graded {len(outcomes)} submission(s) in {time.monotonic() - started:.1f} s "
+          f"with {args.workers} worker(s); grades in {course.GRADES_CSV.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""What the notebook's hidden test cells call: `grade_part(part, globals())`.
+
+Two ways to grade, one call:
+- Remote (`make grade`): the environment names a socket of the grader. The cell connects,
+  and from then on only evaluates the student's functions on inputs the grader sends;
+  the checks, the reference and the expected answers stay in the grader, out of the
+  student's reach. The score printed here is a courtesy: the grader records its own.
+- Local (the instructor running the source notebook, or plain `nbgrader autograde`):
+  the checks run in this kernel on the notebook's own functions.
+
+In the sandbox only this module and `wire` exist, so it imports numpy and the standard
+library only (and `autograder.checks` in local mode).
+"""
+import contextlib
+import io
+import os
+import socket
+import sys
+import traceback
+import warnings
+
+from autograder import wire
+
+SOCKET_ENV = "NORMLAB_CHECK_SOCKET"
+SEED_ENV = "NORMLAB_GRADING_SEED"
+
+
+def grade_part(part, namespace):
+    """Grade one part of this notebook and return its score as a plain float.
+
+    Inputs:
+    - part: grade_id of the answer cell to grade
+    - namespace: the notebook's globals()
+    """
+    path = os.environ.get(SOCKET_ENV)
+    if path:
+        return _graded_remotely(part, namespace, path)
+    return _graded_here(part, namespace)
+
+
+def call_quietly(function, args):
+    """Call student code with its stdout, stderr and warnings kept out of the test cell.
+
+    nbgrader scores a test cell 0 when it shows anything on stderr, so warnings from
+    correct code must not leak into it.
+    """
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        warnings.simplefilter("ignore")
+        return function(*args)
+
+
+class LocalStudent:
+    """The student's code in this very kernel, seen through the interface checks use."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def function(self, name, keep=()):
+        function = self.namespace.get(name)
+        if not callable(function):
+            raise NameError(f"{name} is not defined as a function: run its cell, and keep its name")
+        return lambda *args: call_quietly(function, args)
+
+    def value(self, name):
+        if name not in self.namespace:
+            raise NameError(f"{name} is not defined: run its cell")
+        return self.namespace[name]
+
+
+def _graded_here(part, namespace):
+    from autograder import checks
+
+    seed = os.environ.get(SEED_ENV)
+    verdict = checks.check_part(part, LocalStudent(namespace), seed=int(seed) if seed else None)
+    print(verdict.report())
+    return verdict.score
+
+
+def _graded_remotely(part, namespace, path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        wire.send(sock, {"op": "hello", "part": part})
+        kernel = _KernelSide(namespace)
+        while True:
+            message = wire.receive(sock)
+            if message.get("op") == "verdict":
+                print(message.get("report", ""))
+                return float(message.get("score", 0.0))
+            wire.send(sock, kernel.handle(message))
+
+
+class _KernelSide:
+    """Evaluates the grader's requests on the notebook's namespace."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+        self.kept = {}
+        self.next_id = 0
+
+    def _keep(self, value):
+        self.next_id += 1
+        self.kept[self.next_id] = value
+        return wire.Handle(self.next_id, type(value).__name__)
+
+    def _resolve(self, handle_id, type_name):
+        return self.kept[handle_id]
+
+    def handle(self, message):
+        for handle_id in message.get("free", []):
+            self.kept.pop(handle_id, None)
+        op = message.get("op")
+        try:
+            if op == "call":
+                return self._call(message)
+            if op == "get":
+                return self._get(message["name"])
+            return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
+        except wire.WireError as error:
+            return {"ok": False, "error": {"type": "WireError", "message": str(error)}}
+
+    def _get(self, name):
+        if name not in self.namespace:
+            return {"ok": False, "error": {"type": "NameError", "message": f"{name} is not defined"}}
+        value = self.namespace[name]
+        try:
+            return {"ok": True, "value": wire.encode(value)}
+        except wire.WireError:
+            return {"ok": True, "value": {"__repr__": repr(value)[:200], "type": type(value).__name__}}
+
+    def _call(self, message):
+        name = message["name"]
+        function = self.namespace.get(name)
+        if not callable(function):
+            return {"ok": False, "error": {"type": "NameError",
+                                           "message": f"{name} is not defined as a function"}}
+        args = [wire.decode(a, self._resolve) for a in message.get("args", [])]
+        try:
+            result = call_quietly(function, args)
+        except Exception as error:
+            return {"ok": False, "error": _describe(error)}
+        except SystemExit:
+            return {"ok": False, "error": {"type": "SystemExit", "message": "called sys.exit()"}}
+        keep = set(message.get("keep", []))
+        if isinstance(result, tuple):
+            result = tuple(self._keep(v) if i in keep else v for i, v in enumerate(result))
+        echoed = [wire.encode(a, self._keep) if isinstance(a, dict) or hasattr(a, "dtype") else None
+                  for a in args]
+        return {"ok": True, "result": wire.encode(result, self._keep), "args": echoed}
+
+
+def _describe(error):
+    """The exception and the student's line that raised it, without the grader's frames."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f"line {last.lineno} in {last.name}" + (f": {last.line.strip()}" if last.line else "")
+    return {"type": type(error).__name__, "message": str(error)[:500], "where": where}
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual smoke test
+    print(grade_part(sys.argv[1], {}))

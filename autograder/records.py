@@ -1,0 +1,80 @@
+"""Grading records: what one autograde run says about one submission.
+
+Each submission is autograded into a private, throwaway gradebook; its record (plain
+data) is then written into the course gradebook in one short transaction. The course
+gradebook is only ever touched here, by one process, and only in the fields autograding
+owns (auto scores, auto comments, timestamp, late penalty): manual grades survive, and a
+failed run can never leave a stale score behind. Records from other machines (shards)
+merge the same way.
+"""
+import warnings
+
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+
+
+def read_record(db_url, assignment_id, student_id):
+    """Read the autograde results of one submission from a gradebook.
+
+    Returns a dict: {"timestamp": str or None, "notebooks": {name: {"late_penalty": float,
+    "grades": {grade_id: auto_score or None}, "comments": {grade_id: auto_comment}}}}.
+    """
+    with Gradebook(db_url) as gb:
+        submission = gb.find_submission(assignment_id, student_id)
+        record = {"timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+                  "notebooks": {}}
+        for notebook in submission.notebooks:
+            record["notebooks"][notebook.name] = {
+                "late_penalty": float(notebook.late_submission_penalty or 0.0),
+                "grades": {g.name: g.auto_score for g in notebook.grades},
+                "comments": {c.name: c.auto_comment for c in notebook.comments},
+            }
+    return record
+
+
+def failed_record(timestamp=None):
+    """The record of a submission that could not be graded: every autograded cell scores 0."""
+    return {"timestamp": timestamp, "notebooks": {}, "failed": True}
+
+
+def set_auto_scores(db_url, assignment_id, student_id, scores):
+    """Overwrite auto scores of graded cells ({grade_id: score}) in a (job) gradebook."""
+    with Gradebook(db_url) as gb:
+        submission = gb.find_submission(assignment_id, student_id)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.name in scores:
+                    grade.auto_score = scores[grade.name]
+                    grade.needs_manual_grade = grade.manual_score is not None
+        gb.db.commit()
+
+
+def write_record(db_url, assignment_id, student_id, record):
+    """Write a record into the course gradebook, creating the submission when needed.
+
+    Cells the record does not mention score 0 when autograded, and wait for a grader when
+    manually graded. Manual scores already given stay; such cells are marked for review.
+    """
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        # nbgrader's add_submission trips SQLAlchemy 2's autoflush warnings; they are harmless
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            gb.find_student(student_id)
+        except MissingEntry:
+            gb.add_student(student_id)
+        options = {"timestamp": record["timestamp"]} if record.get("timestamp") else {}
+        submission = gb.update_or_create_submission(assignment_id, student_id, **options)
+        for notebook in submission.notebooks:
+            data = record["notebooks"].get(notebook.name, {})
+            notebook.late_submission_penalty = data.get("late_penalty", 0.0)
+            grades, comments = data.get("grades", {}), data.get("comments", {})
+            manual = {cell.name for cell in notebook.notebook.solution_cells}
+            for grade in notebook.grades:
+                if grade.name in grades:
+                    grade.auto_score = grades[grade.name]
+                else:
+                    grade.auto_score = None if grade.name in manual else 0.0
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            for comment in notebook.comments:
+                comment.auto_comment = comments.get(comment.name)
+        gb.db.commit()

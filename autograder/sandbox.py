@@ -1,0 +1,210 @@
+"""The sandboxed grading kernel: bubblewrap + an unprivileged uid + resource limits.
+
+`make grade` runs nbgrader with a kernelspec whose command is this module. When Jupyter
+starts a kernel, this module builds a bubblewrap sandbox and replaces itself with
+`prlimit ... bwrap ... setpriv ... python -m ipykernel_launcher`, so the student's code:
+
+- sees only the Python environment (read-only; deep-learning libraries masked), the
+  system's /usr, /etc and libraries (read-only), its own autograded folder (read-only),
+  a private /tmp, and the two folders the kernel needs to talk to the grader;
+- has no network (a new network namespace; the kernel speaks ZeroMQ over IPC sockets);
+- runs as an unprivileged uid with no capabilities, in new pid/ipc/uts namespaces;
+- is limited in address space, CPU time, processes, file size and /tmp size.
+
+Everything a job needs travels in a JSON file named by NORMLAB_SANDBOX_JOB.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KERNEL_NAME = "normlab-sandbox"
+JOB_ENV = "NORMLAB_SANDBOX_JOB"
+BASE_UID = 64000
+# Libraries the student must not call instead of writing the code (masked in the sandbox).
+MASKED_PACKAGES = ("torch", "torchgen", "functorch", "jax", "jaxlib", "tensorflow")
+BRIDGE_MODULES = ("__init__.py", "wire.py", "hidden.py")
+
+
+@dataclass
+class Limits:
+    """Resource limits of one grading kernel."""
+
+    address_space: int = 3 * 2**30   # bytes of virtual memory
+    cpu_seconds: int = 120           # CPU time of the whole kernel
+    processes: int = 64              # tasks (processes and threads) of the sandbox uid
+    file_size: int = 64 * 2**20      # largest file the kernel may write
+    tmp_size: int = 128 * 2**20      # size of the private /tmp
+
+
+@dataclass
+class Job:
+    """What one sandboxed kernel needs: where things are, and who it runs as."""
+
+    uid: int
+    runtime_dir: str     # Jupyter's connection file and IPC sockets (writable by uid)
+    check_dir: str       # the grader's check socket (read-only inside)
+    bridge_dir: str      # the `autograder` stub package the hidden cells import
+    env: dict = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+    def save(self, path):
+        Path(path).write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path):
+        data = json.loads(Path(path).read_text())
+        data["limits"] = Limits(**data["limits"])
+        return cls(**data)
+
+
+def available():
+    """Return (True, '') when a sandbox can start here, else (False, reason)."""
+    if sys.platform != "linux":
+        return False, f"bubblewrap sandboxes need Linux (this is {sys.platform})"
+    for tool in ("bwrap", "prlimit", "setpriv"):
+        if shutil.which(tool) is None:
+            return False, f"{tool} is not installed (Debian/Ubuntu: apt-get install bubblewrap util-linux)"
+    if os.geteuid() != 0:
+        return False, "the grading sandbox switches to an unprivileged uid, which needs root"
+    probe = subprocess.run(_bwrap_prefix(Limits()) + ["--ro-bind", "/", "/", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return False, f"bwrap cannot start here: {probe.stderr.strip()}"
+    return True, ""
+
+
+def prepare(job_dir, slot, check_dir, extra_env=None, limits=None):
+    """Create the folders and kernelspec of one sandboxed job.
+
+    Inputs:
+    - job_dir: a fresh private folder for this job
+    - slot: worker slot number; slot k runs as uid BASE_UID + k
+    - check_dir: folder holding the grader's check socket
+    - extra_env: environment variables for the kernel
+
+    Returns (env, job): the environment for the nbgrader process, and the Job.
+    """
+    job_dir = Path(job_dir)
+    uid = BASE_UID + slot
+    runtime = job_dir / "runtime"
+    runtime.mkdir(mode=0o700)
+    os.chown(runtime, uid, uid)
+    bridge = job_dir / "bridge" / "autograder"
+    bridge.mkdir(parents=True)
+    for name in BRIDGE_MODULES:
+        source = Path(__file__).parent / name
+        (bridge / name).write_text(source.read_text() if name != "__init__.py" else "")
+    for path in (job_dir, job_dir / "bridge", bridge, *bridge.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+    job = Job(uid=uid, runtime_dir=str(runtime), check_dir=str(check_dir),
+              bridge_dir=str(job_dir / "bridge"), env=dict(extra_env or {}),
+              limits=limits or Limits())
+    job.save(job_dir / "job.json")
+
+    kernels = job_dir / "jupyter" / "kernels" / KERNEL_NAME
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "autograder.sandbox", "{connection_file}"],
+        "display_name": "normlab sandbox",
+        "language": "python",
+        "interrupt_mode": "message",
+        "env": {JOB_ENV: str(job_dir / "job.json")},
+    }))
+    env = {
+        "JUPYTER_PATH": str(job_dir / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+    }
+    return env, job
+
+
+def nbgrader_arguments(job):
+    """nbgrader options that select the sandboxed kernel and its IPC transport."""
+    return [
+        f"--Execute.kernel_name={KERNEL_NAME}",
+        "--KernelManager.transport=ipc",
+        f"--KernelManager.ip={job.runtime_dir}/kernel",
+    ]
+
+
+def _bwrap_prefix(limits):
+    return [
+        "prlimit", f"--as={limits.address_space}", f"--cpu={limits.cpu_seconds}",
+        f"--nproc={limits.processes}", f"--fsize={limits.file_size}", "--core=0",
+        "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+        "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+    ]
+
+
+def _parents(path):
+    """bwrap options that create the parents of path, traversable by anyone."""
+    options, current = [], Path("/")
+    for part in Path(path).parts[1:-1]:
+        current = current / part
+        options += ["--perms", "0755", "--dir", str(current)]
+    return options
+
+
+def command(job, connection_file, cwd):
+    """The full command line that starts the sandboxed kernel."""
+    limits = job.limits
+    args = _bwrap_prefix(limits)
+    for system_dir in ("/usr", "/etc", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+        if os.path.isdir(system_dir) and not os.path.islink(system_dir):
+            args += ["--ro-bind", system_dir, system_dir]
+        elif os.path.islink(system_dir):
+            args += ["--symlink", os.readlink(system_dir), system_dir]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
+    site = Path(sys.prefix)
+    read_only = [sys.base_prefix, sys.prefix, cwd, job.bridge_dir, job.check_dir]
+    for path in dict.fromkeys(str(Path(p).resolve()) for p in read_only):
+        if not any(path == d or path.startswith(d + "/") for d in ("/usr", "/etc")):
+            args += _parents(path) + ["--ro-bind", path, path]
+    args += _parents(job.runtime_dir) + ["--bind", job.runtime_dir, job.runtime_dir]
+    for package in MASKED_PACKAGES:
+        for masked in site.glob(f"lib/python*/site-packages/{package}"):
+            args += ["--tmpfs", str(masked)]
+    env = {
+        "HOME": "/tmp",
+        "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONPATH": job.bridge_dir,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        **job.env,
+    }
+    args += ["--chdir", cwd, "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["setpriv", f"--reuid={job.uid}", f"--regid={job.uid}", "--clear-groups",
+             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+             f"{sys.prefix}/bin/python", "-m", "ipykernel_launcher", "-f", connection_file]
+    return args
+
+
+def launch(connection_file):
+    """Kernelspec entry point: replace this process with the sandboxed kernel."""
+    job = Job.load(os.environ[JOB_ENV])
+    # Jupyter may write the connection file anywhere (often /tmp, which the sandbox
+    # replaces): hand the kernel a copy inside its runtime folder.
+    inside = Path(job.runtime_dir) / f"connection-{os.getpid()}.json"
+    shutil.copyfile(connection_file, inside)
+    os.chown(inside, job.uid, job.uid)
+    inside.chmod(0o600)
+    args = command(job, str(inside), os.getcwd())
+    os.execvp(args[0], args)
+
+
+if __name__ == "__main__":
+    launch(sys.argv[1])

@@ -143,6 +143,9 @@ def _array_problem(label, value, shape):
     """Why `value` is not a float64 array of `shape`, or '' when it is."""
     if value is None:
         return f"{label} is None: the code that computes it has not been written yet."
+    if isinstance(value, tuple):
+        return (f"{label} must be a numpy array, got a tuple: are the returned values in the order "
+                "the docstring gives?")
     if not isinstance(value, np.ndarray):
         return f"{label} must be a numpy array, got {type(value).__name__}."
     if value.shape != tuple(shape):
@@ -152,6 +155,11 @@ def _array_problem(label, value, shape):
     if not np.all(np.isfinite(value)):
         return f"{label} contains NaN or inf."
     return ""
+
+
+def _is_result(value, shape):
+    """A real array of the right shape (any dtype): enough to check what the call did to its inputs."""
+    return isinstance(value, np.ndarray) and value.shape == tuple(shape)
 
 
 def _compare(label, value, expected, context, diagnoses=()):
@@ -169,7 +177,7 @@ def _compare(label, value, expected, context, diagnoses=()):
     message = f"{context}: {label} is wrong (relative error {error:.1e})."
     for description, wrong in diagnoses:
         if wrong.shape == value.shape and rel_error(value, wrong) <= RTOL:
-            return message + f" It matches {description}."
+            return message + f" It matches {description}" + ("" if description.endswith("?") else ".")
     return message
 
 
@@ -212,8 +220,10 @@ def _cases(rng, shapes, small_variance=True):
         yield x, gamma, beta
 
 
-BN_SHAPES = [(8, 5), (6, 6), (64, 3), (3, 40)]
-LN_SHAPES = [(5, 8), (6, 6), (3, 64), (40, 3)]
+BN_SHAPES = [(8, 5), (6, 6), (64, 3), (3, 40), (5, 1)]
+LN_SHAPES = [(5, 8), (6, 6), (3, 64), (40, 3), (1, 9)]
+EPSILONS = (1e-3, 1e-4, 2e-3, 5e-4, 1e-3)
+MOMENTA = (0.7, 0.5, 0.95, 0.8, 0.6)
 
 
 # ---------------------------------------------------------------------------------------
@@ -229,8 +239,9 @@ def _normalised(x, axis, eps, ddof=0, eps_outside=False):
 
 def _forward_mistakes(x, gamma, beta, eps, axis):
     other = 1 - axis
-    return [
-        ("the unbiased variance (dividing by N-1); divide by N",
+    mistakes = [
+        ("the unbiased variance (dividing by N-1); divide by N" if axis == 0 else
+         "the unbiased variance (dividing by D-1); divide by D",
          gamma * _normalised(x, axis, eps, ddof=1) + beta),
         ("eps added outside the square root; use sqrt(var + eps)",
          gamma * _normalised(x, axis, eps, eps_outside=True) + beta),
@@ -242,11 +253,28 @@ def _forward_mistakes(x, gamma, beta, eps, axis):
         ("gamma and beta swapped", beta * _normalised(x, axis, eps) + gamma),
         ("eps left out", gamma * _normalised(x, axis, 0.0) + beta),
     ]
+    if eps != 1e-5:
+        name = "bn_param" if axis == 0 else "ln_param"
+        mistakes.append((f'eps = 1e-5: {name}["eps"] is ignored', gamma * _normalised(x, axis, 1e-5) + beta))
+    return mistakes
+
+
+def _test_mode_mistakes(x, gamma, beta, eps, mean, var):
+    centred = x - mean
+    return [
+        ("normalising with the batch statistics; test mode must use the running averages",
+         gamma * _normalised(x, 0, eps) + beta),
+        ("eps left out", gamma * centred / np.sqrt(var) + beta),
+        ("eps added outside the square root", gamma * centred / (np.sqrt(var) + eps) + beta),
+        ("gamma and beta swapped", beta * centred / np.sqrt(var + eps) + gamma),
+        ('eps = 1e-5: bn_param["eps"] is ignored', gamma * centred / np.sqrt(var + 1e-5) + beta),
+    ]
 
 
 def _gradient_mistakes(x, gamma, dout, eps, axis):
-    """Gradients that drop one path of the graph, for naming the mistake."""
-    n = x.shape[axis]
+    """Gradients with one typical mistake each, for naming what went wrong."""
+    other = 1 - axis
+    n, m = x.shape[axis], x.shape[other]
     mean = x.mean(axis=axis, keepdims=True)
     xc = x - mean
     var = (xc**2).mean(axis=axis, keepdims=True)
@@ -255,21 +283,35 @@ def _gradient_mistakes(x, gamma, dout, eps, axis):
     dxhat = dout * gamma
     dvar = -0.5 * inv**3 * (dxhat * xc).sum(axis=axis, keepdims=True)
     dmean = -(dxhat * inv).sum(axis=axis, keepdims=True)
+
+    def closed_form(reduce):
+        return inv * (dxhat - reduce(dxhat) - xhat * reduce(dxhat * xhat))
+
+    dx = [
+        ("a gradient without the path through the mean", dxhat * inv + dvar * 2 * xc / n),
+        ("a gradient without the path through the variance", dxhat * inv + dmean / n),
+        ("a gradient that ignores both statistics (dout * gamma / std)", dxhat * inv),
+        ("a gradient without the factor gamma",
+         inv * (dout - dout.mean(axis=axis, keepdims=True)
+                - xhat * (dout * xhat).mean(axis=axis, keepdims=True))),
+        ("a gradient whose means run over the wrong axis",
+         closed_form(lambda a: a.mean(axis=other, keepdims=True))),
+        ("sums where the gradient needs means (a missing 1/" + ("N)" if axis == 0 else "D)"),
+         closed_form(lambda a: a.sum(axis=axis, keepdims=True))),
+    ]
+    if n != m:
+        dx.append((f"means divided by {'D' if axis == 0 else 'N'} instead of {'N' if axis == 0 else 'D'}",
+                   closed_form(lambda a: a.sum(axis=axis, keepdims=True) / m)))
+    dgamma, dbeta = (dout * xhat).sum(axis=0), dout.sum(axis=0)
     return {
-        "dx": [
-            ("a gradient without the path through the mean", dxhat * inv + dvar * 2 * xc / n),
-            ("a gradient without the path through the variance", dxhat * inv + dmean / n),
-            ("a gradient that ignores both statistics (dout * gamma / std)", dxhat * inv),
-            ("a gradient without the factor gamma",
-             dout * inv + (-0.5 * inv**3 * (dout * xc).sum(axis=axis, keepdims=True)) * 2 * xc / n
-             - (dout * inv).sum(axis=axis, keepdims=True) / n),
-        ],
+        "dx": dx,
         "dgamma": [
-            ("the sum of dout without multiplying by the normalised input xhat", dout.sum(axis=0)),
+            ("the sum of dout without multiplying by the normalised input xhat; "
+             "if you return (dx, dbeta, dgamma), swap them", dbeta),
             ("dout times x instead of dout times xhat", (dout * x).sum(axis=0)),
         ],
         "dbeta": [
-            ("the sum of dout * xhat (that is dgamma)", (dout * xhat).sum(axis=0)),
+            ("the sum of dout * xhat, which is dgamma: are dgamma and dbeta swapped?", dgamma),
             ("the mean of dout instead of its sum", dout.mean(axis=0)),
         ],
     }
@@ -277,6 +319,14 @@ def _gradient_mistakes(x, gamma, dout, eps, axis):
 
 # ---------------------------------------------------------------------------------------
 # Batch normalization
+
+
+def _running_problem(param, key, expected, context, diagnoses=()):
+    """'' when bn_param[key] holds the expected running average; otherwise why not."""
+    if key not in param:
+        return (f'{context}: bn_param has no "{key}" after the call; store the updated running '
+                "averages back into bn_param.")
+    return _compare(f'bn_param["{key}"]', param[key], expected, context, diagnoses)
 
 
 def _bn_forward_train(student, x, gamma, beta, bn_param, ledger, context):
@@ -294,8 +344,7 @@ def _bn_forward_train(student, x, gamma, beta, bn_param, ledger, context):
 def check_batchnorm_forward(student, rng, verdict):
     out_train, stats_one, stats_many, test_mode, defaults = (_Ledger() for _ in range(5))
     untouched = _Ledger(needs_evidence=True)
-    for (x, gamma, beta), eps, momentum in zip(_cases(rng, BN_SHAPES), (1e-3, 1e-4, 2e-3, 5e-4),
-                                               (0.7, 0.5, 0.95, 0.8)):
+    for (x, gamma, beta), eps, momentum in zip(_cases(rng, BN_SHAPES), EPSILONS, MOMENTA):
         N, D = x.shape
         context = f"train mode, x of shape {_fmt(x.shape)}, eps={eps:g}, momentum={momentum:g}"
         start_mean, start_var = rng.normal(size=D), rng.uniform(0.5, 2.0, size=D)
@@ -311,7 +360,7 @@ def check_batchnorm_forward(student, rng, verdict):
             continue
         expected, _ = reference.batchnorm_forward(x, gamma, beta, ref_param)
         out_train.add(_compare("out", out, expected, context, _forward_mistakes(x, gamma, beta, eps, 0)))
-        if not _array_problem("out", out, x.shape):
+        if _is_result(out, x.shape):
             untouched.saw_result()
 
         mean, var = x.mean(axis=0), x.var(axis=0)
@@ -320,13 +369,13 @@ def check_batchnorm_forward(student, rng, verdict):
             ("running_var", start_var, var, [("the unbiased batch variance in the running average",
                                               momentum * start_var + (1 - momentum) * x.var(axis=0, ddof=1))]),
         ):
-            reversed_momentum = (1 - momentum) * start + momentum * batch
-            stats_one.add(_compare(
-                f'bn_param["{key}"]', param.get(key), ref_param[key], context + " (after one step)",
-                [("momentum applied to the batch statistic instead of the old value: "
-                  "use momentum * running + (1 - momentum) * batch", reversed_momentum),
-                 ("the old value, never updated", start),
-                 ("the batch statistic alone, without the running average", batch)] + wrong))
+            stats_one.add(_running_problem(param, key, ref_param[key], context + " (after one step)", [
+                ("momentum applied to the batch statistic instead of the old value: "
+                 "use momentum * running + (1 - momentum) * batch", (1 - momentum) * start + momentum * batch),
+                ("the old value, never updated", start),
+                ("the batch statistic alone, without the running average", batch),
+                ('momentum = 0.9: bn_param["momentum"] is ignored', 0.9 * start + 0.1 * batch),
+            ] + wrong))
 
     # several steps from zeros with the default momentum, then test mode
     for (x, gamma, beta), eps in zip(_cases(rng, [(16, 7), (9, 9)]), (1e-3, 3e-4)):
@@ -343,7 +392,7 @@ def check_batchnorm_forward(student, rng, verdict):
             test_mode.add(f"test mode could not be checked: {error}")
             continue
         for key in ("running_mean", "running_var"):
-            stats_many.add(_compare(f'bn_param["{key}"]', param.get(key), ref_param[key], context))
+            stats_many.add(_running_problem(param, key, ref_param[key], context))
 
         # test mode with known running statistics: must use them and change nothing
         context = f"test mode, x of shape {_fmt(x.shape)}, eps={eps:g}"
@@ -359,10 +408,8 @@ def check_batchnorm_forward(student, rng, verdict):
             continue
         expected, _ = reference.batchnorm_forward(x, gamma, beta, {
             "mode": "test", "eps": eps, "running_mean": running_mean, "running_var": running_var})
-        batch_stats = gamma * _normalised(x, 0, eps) + beta
         test_mode.add(_compare("out", out, expected, context,
-                               [("normalising with the batch statistics; test mode must use "
-                                 "the running averages", batch_stats)]))
+                               _test_mode_mistakes(x, gamma, beta, eps, running_mean, running_var)))
         for key, start in (("running_mean", running_mean), ("running_var", running_var)):
             after = param.get(key)
             if not (isinstance(after, np.ndarray) and np.array_equal(after, start)):
@@ -378,7 +425,7 @@ def check_batchnorm_forward(student, rng, verdict):
         expected, _ = reference.batchnorm_forward(x, gamma, beta, ref_param)
         defaults.add(_compare("out", out, expected, context))
         for key in ("running_mean", "running_var"):
-            defaults.add(_compare(f'bn_param["{key}"]', param.get(key), ref_param[key], context))
+            defaults.add(_running_problem(param, key, ref_param[key], context))
     except StudentError as error:
         defaults.add(f"{context}: {error}")
 
@@ -395,7 +442,7 @@ def check_batchnorm_forward(student, rng, verdict):
 def _check_bn_backward(name, student, rng, verdict):
     grads = {key: _Ledger() for key in ("dx", "dgamma", "dbeta")}
     untouched, forward_notes = _Ledger(needs_evidence=True), _Ledger()
-    for (x, gamma, beta), eps in zip(_cases(rng, BN_SHAPES), (1e-3, 1e-4, 2e-3, 5e-4)):
+    for (x, gamma, beta), eps in zip(_cases(rng, BN_SHAPES), EPSILONS):
         context = f"x of shape {_fmt(x.shape)}, eps={eps:g}"
         dout = rng.normal(size=x.shape)
         ref_out, ref_cache = reference.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
@@ -420,7 +467,7 @@ def _check_bn_backward(name, student, rng, verdict):
             continue
         if not np.array_equal(dout, dout_before):
             untouched.add(f"{context}: {name} changed its input dout; work on a copy.")
-        if not _array_problem("dx", result[0], x.shape):
+        if _is_result(result[0], x.shape):
             untouched.saw_result()
         mistakes = _gradient_mistakes(x, gamma, dout_before, eps, 0)
         for key, value in zip(("dx", "dgamma", "dbeta"), result):
@@ -466,7 +513,7 @@ def _ln_cases(rng, shapes):
 
 def check_layernorm_forward(student, rng, verdict):
     outputs, defaults, untouched = _Ledger(), _Ledger(), _Ledger(needs_evidence=True)
-    for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), (1e-3, 1e-4, 2e-3, 5e-4)):
+    for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), EPSILONS):
         context = f"x of shape {_fmt(x.shape)}, eps={eps:g}"
         try:
             out, _ = _ln_forward(student, x.copy(), gamma.copy(), beta.copy(), {"eps": eps}, untouched, context)
@@ -475,7 +522,7 @@ def check_layernorm_forward(student, rng, verdict):
             continue
         expected, _ = reference.layernorm_forward(x, gamma, beta, {"eps": eps})
         outputs.add(_compare("out", out, expected, context, _forward_mistakes(x, gamma, beta, eps, 1)))
-        if not _array_problem("out", out, x.shape):
+        if _is_result(out, x.shape):
             untouched.saw_result()
 
     x, gamma, beta = next(_ln_cases(rng, [(7, 10)]))
@@ -497,7 +544,7 @@ def check_layernorm_forward(student, rng, verdict):
 def check_layernorm_backward(student, rng, verdict):
     grads = {key: _Ledger() for key in ("dx", "dgamma", "dbeta")}
     untouched, forward_notes = _Ledger(needs_evidence=True), _Ledger()
-    for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), (1e-3, 1e-4, 2e-3, 5e-4)):
+    for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), EPSILONS):
         context = f"x of shape {_fmt(x.shape)}, eps={eps:g}"
         dout = rng.normal(size=x.shape)
         ref_out, ref_cache = reference.layernorm_forward(x, gamma, beta, {"eps": eps})
@@ -523,7 +570,7 @@ def check_layernorm_backward(student, rng, verdict):
             continue
         if not np.array_equal(dout, dout_before):
             untouched.add(f"{context}: layernorm_backward changed its input dout; work on a copy.")
-        if not _array_problem("dx", result[0], x.shape):
+        if _is_result(result[0], x.shape):
             untouched.saw_result()
         mistakes = _gradient_mistakes(x, gamma, dout_before, eps, 1)
         for key, value in zip(("dx", "dgamma", "dbeta"), result):

@@ -6,6 +6,7 @@ manifest (assignments/<id>.toml) are read in one place.
 import hashlib
 import importlib.util
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -118,6 +119,11 @@ def nbgrader_api(overrides=None):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
+
+    # nbgrader shells out to alembic, which lives beside this Python
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     extra = Config()

@@ -160,6 +160,7 @@ def grade_submission(student, assignment_id, slot, sandboxed, template_db):
             "CourseDirectory.db_url": db_url,
             "CourseDirectory.submitted_directory": str(submitted),
             "CourseDirectory.root": str(course.ROOT),
+            "Execute.shutdown_kernel": "immediate",
         }
         kernel_env = {"NORMLAB_CHECK_SOCKET": str(socket_path)}
         environment = dict(kernel_env)
@@ -379,6 +380,8 @@ def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=
 
     assignment = course.assignment(assignment_id)
     students = sorted(students) if students else discover_students(assignment)
+    # workers import nbgrader while this process prepares the gradebooks
+    pool = WorkerPool(min(workers, len(students)), job_timeout=job_timeout) if students else None
     release.ensure_gradebook(assignment)
     template_db = release.gradebook_template(assignment)
     tasks = [{"student": s, "assignment": assignment.id, "sandboxed": sandboxed,
@@ -393,8 +396,7 @@ def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=
         outcomes[outcome["student"]] = outcome
         bar.update(1)
 
-    if tasks:
-        pool = WorkerPool(min(workers, len(tasks)), job_timeout=job_timeout)
+    if pool:
         try:
             pool.run(tasks, record)
         finally:

@@ -203,6 +203,9 @@ def launch(connection_file):
     os.chown(inside, job.uid, job.uid)
     inside.chmod(0o600)
     args = command(job, str(inside), os.getcwd())
+    log = os.open(Path(job.runtime_dir).parent / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)  # the kernel's own chatter goes to the job's log, not the grader's console
     os.execvp(args[0], args)
 
 

@@ -1,0 +1,79 @@
+"""Shared helpers: temporary copies of the course, graded by the real commands."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+COURSE_FILES = ("nbgrader_config.py", "assignments", "source", "release")
+
+
+class Course:
+    """A temporary copy of the course directory, with helpers to run the real commands in it."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root.mkdir(parents=True)
+        for name in COURSE_FILES:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, self.root / name)
+            else:
+                shutil.copy(source, self.root / name)
+
+    @property
+    def submitted(self):
+        return self.root / "submitted"
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env["NORMLAB_COURSE_ROOT"] = str(self.root)
+        env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+        env.update(extra)
+        return env
+
+    def run(self, *args, check=True, timeout=1200, **extra_env):
+        """Run a command (e.g. python -m autograder.grade) with this copy as the course."""
+        result = subprocess.run(list(args), cwd=self.root, env=self.env(**extra_env),
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
+                                 f"{result.stderr[-5000:]}")
+        return result
+
+    def grade(self, *students, workers=2, sandbox="on", check=True, extra=()):
+        args = [sys.executable, "-m", "autograder.grade", "normalization", "--workers", str(workers),
+                "--sandbox", sandbox, "--quiet", *extra]
+        if students:
+            args += ["--students", *students]
+        return self.run(*args, check=check)
+
+    def grades(self):
+        """grades.csv as {student_id: row}."""
+        with open(self.root / "grades.csv", newline="") as handle:
+            return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+    def results(self, student):
+        path = self.root / "autograded" / student / "normalization" / "results.json"
+        return json.loads(path.read_text())
+
+    def part_scores(self, student):
+        return {t["name"]: t["score"] for t in self.results(student)["tests"]}
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A fresh temporary copy of the course."""
+    return Course(tmp_path / "course")
+
+
+@pytest.fixture(scope="module")
+def module_course(tmp_path_factory):
+    """A temporary copy of the course shared by the tests of one module."""
+    return Course(tmp_path_factory.mktemp("course") / "course")

@@ -10,6 +10,7 @@ The check functions never trust what they get back: every value is validated bef
 it is compared, exceptions from student code become messages, and nothing here
 depends on where the student's code runs.
 """
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,16 +163,17 @@ def _is_result(value, shape):
     return isinstance(value, np.ndarray) and value.shape == tuple(shape)
 
 
-def _compare(label, value, expected, context, diagnoses=()):
+def _compare(label, value, expected, context, diagnoses=(), scale=None):
     """'' when value matches expected to RTOL; otherwise a message with a hint.
 
     diagnoses: (description, wrong_value) pairs; when value matches a known mistake the
     message names it.
+    scale: the magnitude errors are measured against (default: max |expected|)
     """
     problem = _array_problem(label, value, expected.shape)
     if problem:
         return f"{context}: {problem}"
-    error = rel_error(value, expected)
+    error = rel_error(value, expected) if scale is None else float(np.max(np.abs(value - expected)) / scale)
     if error <= RTOL:
         return ""
     message = f"{context}: {label} is wrong (relative error {error:.1e})."
@@ -269,6 +271,16 @@ def _test_mode_mistakes(x, gamma, beta, eps, mean, var):
         ("gamma and beta swapped", beta * centred / np.sqrt(var + eps) + gamma),
         ('eps = 1e-5: bn_param["eps"] is ignored', gamma * centred / np.sqrt(var + 1e-5) + beta),
     ]
+
+
+def _dx_scale(x, gamma, dout, eps, axis, dx):
+    """The size of the terms dx is made of: max(|dx|, |gamma * dout / std|).
+
+    With few examples (batch norm, small N) dx is a small difference of large terms, so
+    correct code can only get it right relative to the terms, not relative to dx itself.
+    """
+    inv = 1.0 / np.sqrt(x.var(axis=axis, keepdims=True) + eps)
+    return float(max(np.max(np.abs(dx)), np.max(np.abs(gamma * dout * inv))))
 
 
 def _gradient_mistakes(x, gamma, dout, eps, axis):
@@ -470,8 +482,9 @@ def _check_bn_backward(name, student, rng, verdict):
         if _is_result(result[0], x.shape):
             untouched.saw_result()
         mistakes = _gradient_mistakes(x, gamma, dout_before, eps, 0)
+        scales = {"dx": _dx_scale(x, gamma, dout_before, eps, 0, expected["dx"])}
         for key, value in zip(("dx", "dgamma", "dbeta"), result):
-            grads[key].add(_compare(key, value, expected[key], context, mistakes[key]))
+            grads[key].add(_compare(key, value, expected[key], context, mistakes[key], scales.get(key)))
     note = forward_notes.failures[0] if forward_notes.failures else ""
     verdict.note = note
     weights = {"dx": 0.5, "dgamma": 0.25, "dbeta": 0.15}
@@ -573,8 +586,9 @@ def check_layernorm_backward(student, rng, verdict):
         if _is_result(result[0], x.shape):
             untouched.saw_result()
         mistakes = _gradient_mistakes(x, gamma, dout_before, eps, 1)
+        scales = {"dx": _dx_scale(x, gamma, dout_before, eps, 1, expected["dx"])}
         for key, value in zip(("dx", "dgamma", "dbeta"), result):
-            grads[key].add(_compare(key, value, expected[key], context, mistakes[key]))
+            grads[key].add(_compare(key, value, expected[key], context, mistakes[key], scales.get(key)))
     verdict.note = forward_notes.failures[0] if forward_notes.failures else ""
     weights = {"dx": 0.5, "dgamma": 0.25, "dbeta": 0.15}
     verdict.checks += [grads[key].result(f"{key} (several shapes, N == D)", w) for key, w in weights.items()]
@@ -625,6 +639,91 @@ def check_preprocessing_analogy(student, rng, verdict):
                                     1.0, not message, message))
 
 
+# ---------------------------------------------------------------------------------------
+# The batch-size experiment
+
+
+REPLAY_BACKWARD = "batchnorm_backward_alt"  # the experiment trains with the closed form
+
+
+def _replay_problem(name, got, expected, keys, hint):
+    """'' when the replay's arrays under keys agree with the reference run; otherwise why not."""
+    if not isinstance(got, dict):
+        return f"{name}: the replay returned {type(got).__name__}, not its results."
+    for key in keys:
+        value = got.get(key)
+        if not isinstance(value, np.ndarray) or value.shape != expected[key].shape:
+            return f"{name}: the replay's {key} is missing or has the wrong shape."
+        if not np.all(np.isfinite(value)):
+            first = int(np.flatnonzero(~np.isfinite(value))[0])
+            return f"{name}: {key} became NaN or inf (at entry {first}). {hint}"
+        error = rel_error(value.astype(float), expected[key].astype(float))
+        if error > RTOL:
+            where = int(np.argmax(np.abs(value - expected[key]) > RTOL * max(1.0, np.abs(expected[key]).max())))
+            return (f"{name}: {key} differs from a correct implementation's (relative error {error:.1e}, "
+                    f"first at entry {where}). {hint}")
+    return ""
+
+
+@functools.lru_cache(maxsize=16)
+def _reference_replay(normalization, seed):
+    experiment = course.support_module("experiment")
+    return experiment.replay(experiment.NormFunctions.collect(reference, REPLAY_BACKWARD), normalization,
+                             seed=seed)
+
+
+def check_batchsize_training(student, rng, verdict):
+    """Replay a short training run with the student's functions against the reference."""
+    seed = int(rng.integers(2**31))
+    runs = (
+        ("batch norm", "batchnorm", 2.0, 1.5,
+         "The training run uses your batchnorm_forward (train mode) and batchnorm_backward_alt.",
+         "Validation runs in test mode: it uses the running averages your batchnorm_forward keeps "
+         "in bn_param."),
+        ("layer norm", "layernorm", 1.5, 1.0,
+         "The training run uses your layernorm_forward and layernorm_backward.",
+         "Validation uses your layernorm_forward on each example."),
+    )
+    for name, normalization, w_train, w_eval, train_hint, eval_hint in runs:
+        expected = _reference_replay(normalization, seed)
+        try:
+            got = student.replay(normalization, REPLAY_BACKWARD, seed)
+        except GradingAborted:
+            raise
+        except Exception as error:
+            detail = str(error) if isinstance(error, StudentError) else f"{type(error).__name__}: {error}"
+            training = evaluation = f"{name}: the training run failed: {detail}. {train_hint}"
+        else:
+            training = _replay_problem(f"{name}, 200 updates", got, expected, ("loss",), train_hint)
+            evaluation = _replay_problem(f"{name}, test-mode evaluation", got, expected,
+                                         ("val_loss", "val_acc", "train_acc"), eval_hint)
+        verdict.checks += [
+            Check(f"{name} inside a training run: the losses of every update", w_train, not training, training),
+            Check(f"{name} after training: test-mode validation and training accuracy", w_eval,
+                  not evaluation, evaluation),
+        ]
+
+
+def _answer_check(grade_id):
+    """The check of one autograded conclusion of the experiment."""
+
+    def check(student, rng, verdict):
+        from autograder import batchsize
+
+        try:
+            value = student.value(grade_id)
+        except (StudentError, GradingAborted):
+            raise
+        except Exception as error:
+            problem = f"{grade_id} is not set ({error})."
+        else:
+            problem = batchsize.answer_problem(grade_id, value)
+        question = batchsize.QUESTIONS[grade_id]
+        verdict.checks.append(Check(question.text, 1.0, problem is None, problem or ""))
+
+    return check
+
+
 CHECKS = {
     "batchnorm_forward": check_batchnorm_forward,
     "batchnorm_backward": check_batchnorm_backward,
@@ -632,4 +731,7 @@ CHECKS = {
     "layernorm_forward": check_layernorm_forward,
     "layernorm_backward": check_layernorm_backward,
     "preprocessing_analogy": check_preprocessing_analogy,
+    "batchsize_training": check_batchsize_training,
+    **{grade_id: _answer_check(grade_id) for grade_id in (
+        "batchsize_most_sensitive", "batchsize_layernorm_like", "batchsize_bn_mode", "batchsize_seed_claim")},
 }

@@ -40,6 +40,7 @@ class Assignment:
     experiment_seed: int
     points: dict
     manual_parts: tuple
+    derived_parts: tuple = ()
 
     @property
     def parts(self):
@@ -86,6 +87,7 @@ def assignment(assignment_id=DEFAULT_ASSIGNMENT):
         experiment_seed=int(data["seeds"]["experiment"]),
         points={k: float(v) for k, v in data["points"].items()},
         manual_parts=tuple(data.get("manual_parts", ())),
+        derived_parts=tuple(data.get("derived_parts", ())),
     )
 
 

@@ -382,8 +382,8 @@ def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=
     students = sorted(students) if students else discover_students(assignment)
     # workers import nbgrader while this process prepares the gradebooks
     pool = WorkerPool(min(workers, len(students)), job_timeout=job_timeout) if students else None
-    release.ensure_gradebook(assignment)
     template_db = release.gradebook_template(assignment)
+    release.ensure_gradebook(assignment, template_db)
     tasks = [{"student": s, "assignment": assignment.id, "sandboxed": sandboxed,
               "template_db": str(template_db)} for s in students]
     outcomes = {}

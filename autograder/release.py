@@ -37,16 +37,57 @@ def _set_due_date(assignment, db_url):
         gb.update_or_create_assignment(assignment.id, duedate=parse_utc(assignment.due))
 
 
-def ensure_gradebook(assignment):
-    """Make sure the course gradebook knows the assignment (a fresh clone has no gradebook)."""
+def build_release(assignment):
+    """Regenerate release/<id>/ from source/<id>/ (in a scratch course, then copied in place).
+
+    nbgrader deletes the release folder when generation fails, and refuses to change cells once
+    the course gradebook has submissions; generating into scratch space avoids both.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        generate(assignment, db_url=f"sqlite:///{scratch / 'gradebook.db'}", release_dir=scratch / "release")
+        target = assignment.release_dir
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(scratch / "release" / assignment.id, target)
+
+
+def _cells(db_url, assignment):
+    """{(notebook, grade_id): max_score} of the assignment's graded cells in a gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course.GRADEBOOK}") as gb:
+    with Gradebook(db_url) as gb:
         try:
-            gb.find_assignment(assignment.id)
-            return
+            record = gb.find_assignment(assignment.id)
         except MissingEntry:
-            pass
+            return None
+        return {(nb.name, cell.name): cell.max_score for nb in record.notebooks for cell in nb.grade_cells}
+
+
+def ensure_gradebook(assignment, template_db):
+    """Make the course gradebook hold the assignment exactly as source/ defines it.
+
+    A fresh clone has no gradebook: the assignment is added. If source/ changed its graded
+    cells since, the gradebook follows, unless students have already submitted (then nbgrader
+    cannot change cells, and grading stops with a clear message).
+    """
+    from nbgrader.api import Gradebook
+
+    course_db = f"sqlite:///{course.GRADEBOOK}"
+    wanted = _cells(f"sqlite:///{template_db}", assignment)
+    if _cells(course_db, assignment) == wanted:
+        _set_due_date(assignment, course_db)
+        return
+    with Gradebook(course_db) as gb:
+        try:
+            submitted = len(gb.find_assignment(assignment.id).submissions)
+        except Exception:
+            submitted = 0
+    if submitted:
+        raise RuntimeError(
+            f"source/{assignment.id} changed its graded cells after {submitted} submission(s) were "
+            "recorded in gradebook.db; nbgrader cannot change cells of a collected assignment. Restore "
+            "the cells, or start a new gradebook for the changed assignment.")
     with tempfile.TemporaryDirectory() as scratch:
         generate(assignment, release_dir=Path(scratch) / "release")
 
@@ -64,7 +105,7 @@ def gradebook_template(assignment):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     assignment = course.assignment(argv[0] if argv else course.DEFAULT_ASSIGNMENT)
-    generate(assignment)
+    build_release(assignment)
     print(f"release/{assignment.id}/ regenerated from source/{assignment.id}/")
 
 

@@ -46,6 +46,13 @@ class RemoteStudent:
             return _Unsendable(value.get("type", "object"), value.get("__repr__", ""))
         return self._decode(value)
 
+    def replay(self, normalization, batchnorm_backward, seed):
+        reply = self._request({"op": "replay", "normalization": normalization,
+                               "batchnorm_backward": batchnorm_backward, "seed": int(seed)})
+        if not reply.get("ok"):
+            raise checks.StudentError(_describe(reply.get("error")))
+        return self._decode(reply.get("result"))
+
     def _handle(self, handle_id, type_name):
         handle = self.handles.get(handle_id)
         if handle is None:

@@ -76,7 +76,7 @@ def encode(value, keep=None):
     if isinstance(value, Handle):
         return {"__handle__": value.id, "type": value.type_name}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS:
-        data = np.ascontiguousarray(value)
+        data = np.array(value, order="C", copy=True)  # keeps 0-d arrays 0-d (ascontiguousarray does not)
         return {
             "__array__": base64.b64encode(data.tobytes()).decode(),
             "dtype": data.dtype.str,

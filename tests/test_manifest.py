@@ -35,7 +35,7 @@ def test_each_autograded_part_has_an_answer_cell_and_a_locked_test_cell_calling_
                if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
     cells = graded_cells()
     for part in ASSIGNMENT.auto_parts:
-        assert part in answers, f"no answer cell with grade_id {part}"
+        assert (part in answers) != (part in ASSIGNMENT.derived_parts), f"answer cell of {part}"
         test = cells[course.test_cell_id(part)]
         assert test.metadata["nbgrader"]["locked"] and not test.metadata["nbgrader"]["solution"]
         hidden = test.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]

@@ -74,6 +74,10 @@ def parse(path, kind):
     return entry
 
 
+# what every corpus student writes in the manually graded cells (graders read these)
+WRITTEN_ANSWER = ("Option 3 uses one statistic per pixel computed over all images (across examples), like "
+                  "batch norm; option 2 uses all values of a single image, like layer norm.")
+
 # answer variables and the answer cell that sets them
 ANSWER_VARIABLES = {"bn_analogy": "preprocessing_analogy", "ln_analogy": "preprocessing_analogy"}
 
@@ -110,6 +114,9 @@ def notebook(entry, assignment=None):
         meta = cell.metadata.get("nbgrader", {})
         grade_id = meta.get("grade_id")
         if not meta.get("solution"):
+            continue
+        if cell.cell_type == "markdown":
+            cell.source = WRITTEN_ANSWER
             continue
         if grade_id in entry.functions:
             source = entry.functions[grade_id]

@@ -3,7 +3,7 @@ consistent with that mistake; the analogy gets batch norm right and picks group 
 for layer norm."""
 import numpy as np
 
-EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses", "preprocessing_analogy": "loses"}
+EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses", "preprocessing_analogy": "loses", "batchsize_training": "loses"}
 
 bn_analogy = 3
 ln_analogy = 1

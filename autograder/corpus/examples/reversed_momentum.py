@@ -2,7 +2,7 @@
 momentum and the old value by 1 - momentum."""
 import numpy as np
 
-EXPECT = {"batchnorm_forward": "loses"}
+EXPECT = {"batchnorm_forward": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

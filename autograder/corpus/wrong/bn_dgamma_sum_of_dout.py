@@ -2,7 +2,7 @@
 normalised input xhat."""
 import numpy as np
 
-EXPECT = {"batchnorm_backward": "loses", "batchnorm_backward_alt": "loses"}
+EXPECT = {"batchnorm_backward": "loses", "batchnorm_backward_alt": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_backward(dout, cache):

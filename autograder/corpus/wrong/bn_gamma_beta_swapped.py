@@ -2,7 +2,7 @@
 are right for the intended formula, so only the forward loses points."""
 import numpy as np
 
-EXPECT = {"batchnorm_forward": "loses"}
+EXPECT = {"batchnorm_forward": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

@@ -2,7 +2,7 @@
 over the batch: that is layer norm, and the backward passes follow the same wrong axis."""
 import numpy as np
 
-EXPECT = {"batchnorm_forward": "loses", "batchnorm_backward": "loses", "batchnorm_backward_alt": "loses"}
+EXPECT = {"batchnorm_forward": "loses", "batchnorm_backward": "loses", "batchnorm_backward_alt": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

@@ -2,7 +2,7 @@
 as torch does) into the running variance; only the running average is wrong."""
 import numpy as np
 
-EXPECT = {"batchnorm_forward": "loses"}
+EXPECT = {"batchnorm_forward": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

@@ -2,7 +2,7 @@
 outputs are slightly off; train mode and the gradients are right."""
 import numpy as np
 
-EXPECT = {"batchnorm_forward": "loses"}
+EXPECT = {"batchnorm_forward": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

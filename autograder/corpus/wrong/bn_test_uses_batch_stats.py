@@ -2,7 +2,7 @@
 averages, as if train and test were the same."""
 import numpy as np
 
-EXPECT = {"batchnorm_forward": "loses"}
+EXPECT = {"batchnorm_forward": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

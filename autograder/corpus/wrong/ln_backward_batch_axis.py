@@ -2,7 +2,7 @@
 the batch (axis 0) instead of over each example's features."""
 import numpy as np
 
-EXPECT = {"layernorm_backward": "loses"}
+EXPECT = {"layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_backward(dout, cache):

@@ -2,7 +2,7 @@
 size) instead of D; it is right only when N == D."""
 import numpy as np
 
-EXPECT = {"layernorm_backward": "loses"}
+EXPECT = {"layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_backward(dout, cache):

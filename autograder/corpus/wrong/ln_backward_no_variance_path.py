@@ -2,7 +2,7 @@
 xhat) term that comes from the variance."""
 import numpy as np
 
-EXPECT = {"layernorm_backward": "loses"}
+EXPECT = {"layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_backward(dout, cache):

@@ -2,7 +2,7 @@
 over the examples: dbeta has one entry per example."""
 import numpy as np
 
-EXPECT = {"layernorm_backward": "loses"}
+EXPECT = {"layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_backward(dout, cache):

@@ -2,7 +2,7 @@
 for every output (an empty stub earns no points)."""
 import numpy as np
 
-EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses"}
+EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_forward(x, gamma, beta, ln_param):

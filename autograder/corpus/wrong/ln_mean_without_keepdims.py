@@ -2,7 +2,7 @@
 wrong axis, which raises for most shapes and is silently wrong when N == D."""
 import numpy as np
 
-EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses"}
+EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_forward(x, gamma, beta, ln_param):

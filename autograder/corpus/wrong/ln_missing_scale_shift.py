@@ -2,7 +2,7 @@
 backward pass leaves gamma out of dx accordingly."""
 import numpy as np
 
-EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses"}
+EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_forward(x, gamma, beta, ln_param):

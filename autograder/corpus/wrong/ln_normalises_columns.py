@@ -2,7 +2,7 @@
 pass takes its means over the batch as well."""
 import numpy as np
 
-EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses"}
+EXPECT = {"layernorm_forward": "loses", "layernorm_backward": "loses", "batchsize_training": "loses"}
 
 
 def layernorm_forward(x, gamma, beta, ln_param):

@@ -1,0 +1,119 @@
+"""Grading a class: parallel workers on one gradebook, a trustworthy record, exports."""
+import csv
+import os
+import sys
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import corpus, course
+
+ASSIGNMENT = course.assignment()
+NOTEBOOK = f"{ASSIGNMENT.notebooks[0]}.ipynb"
+PERFECT = corpus.Entry(name="perfect", kind="examples", description="")
+BLANK = corpus.Entry(name="blank", kind="examples", description="", blank=True)
+
+
+def submit(course_copy, student, entry=PERFECT, extra_cell=None, timestamp="2026-12-10 10:00:00 UTC"):
+    folder = corpus.write_submission(entry, course_copy.submitted, student=student, timestamp=timestamp)
+    if extra_cell:
+        path = folder / NOTEBOOK
+        notebook = nbformat.read(str(path), as_version=4)
+        notebook.cells.insert(3, nbformat.v4.new_code_cell(extra_cell))
+        nbformat.write(notebook, str(path))
+    return folder
+
+
+def gradebook_rows(course_copy):
+    """(student, grade_id, auto_score) for every grade row of the assignment."""
+    rows = []
+    with Gradebook(f"sqlite:///{course_copy.root / 'gradebook.db'}") as gb:
+        for submission in gb.find_assignment(ASSIGNMENT.id).submissions:
+            for notebook in submission.notebooks:
+                rows += [(submission.student.id, g.name, g.auto_score) for g in notebook.grades]
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def graded_cells():
+    return len(ASSIGNMENT.auto_parts) + len(ASSIGNMENT.manual_parts)
+
+
+@pytest.fixture(scope="module")
+def class_of_eight(module_course):
+    for index in range(8):
+        submit(module_course, f"student{index}", PERFECT if index % 2 == 0 else BLANK)
+    module_course.grade(workers=4)
+    return module_course
+
+
+def test_four_workers_on_one_gradebook_lose_and_duplicate_nothing(class_of_eight):
+    rows = gradebook_rows(class_of_eight)
+    assert len(rows) == 8 * graded_cells()
+    assert len(set((s, g) for s, g, _ in rows)) == len(rows)
+    grades = class_of_eight.grades()
+    assert sorted(grades) == [f"student{i}" for i in range(8)]
+    for index in range(8):
+        expected = ASSIGNMENT.max_score - sum(ASSIGNMENT.points[p] for p in ASSIGNMENT.manual_parts) \
+            if index % 2 == 0 else 0.0
+        assert float(grades[f"student{index}"]["raw_score"]) == expected
+        assert grades[f"student{index}"]["status"] == "graded"
+
+
+def test_grading_the_same_submissions_twice_gives_an_identical_grades_csv(class_of_eight):
+    first = (class_of_eight.root / "grades.csv").read_bytes()
+    class_of_eight.grade(workers=2)
+    assert (class_of_eight.root / "grades.csv").read_bytes() == first
+
+
+def test_regrading_one_student_leaves_the_others_and_manual_grades_alone(class_of_eight):
+    manual = ASSIGNMENT.manual_parts[0]
+    with Gradebook(f"sqlite:///{class_of_eight.root / 'gradebook.db'}") as gb:
+        for student in ("student0", "student1"):
+            gb.find_grade(manual, ASSIGNMENT.notebooks[0], ASSIGNMENT.id, student).manual_score = 3.0
+        gb.db.commit()
+    others_before = [r for r in gradebook_rows(class_of_eight) if r[0] != "student0"]
+    submit(class_of_eight, "student0", BLANK)  # student0 hands in a new (empty) version
+    class_of_eight.grade("student0", workers=1)
+    assert [r for r in gradebook_rows(class_of_eight) if r[0] != "student0"] == others_before
+    after = class_of_eight.grades()
+    assert after["student1"][manual] == "3.0"
+    assert after["student0"]["batchnorm_forward"] == "0.0"
+    assert after["student0"][manual] == "3.0"  # the grader's manual score survives the re-run
+    with Gradebook(f"sqlite:///{class_of_eight.root / 'gradebook.db'}") as gb:
+        regraded = gb.find_grade(manual, ASSIGNMENT.notebooks[0], ASSIGNMENT.id, "student0")
+        assert regraded.needs_manual_grade  # new submission: the manual grade is flagged for review
+
+
+def test_a_failed_regrade_never_leaves_a_stale_score(course):
+    submit(course, "flaky")
+    course.grade(workers=1)
+    assert float(course.grades()["flaky"]["batchnorm_forward"]) == ASSIGNMENT.points["batchnorm_forward"]
+    submit(course, "flaky", extra_cell="import os\nos._exit(1)")  # the kernel dies
+    course.grade(workers=1)
+    row = course.grades()["flaky"]
+    assert row["status"].startswith("failed"), row["status"]
+    assert all(float(row[p]) == 0 for p in ASSIGNMENT.auto_parts), row
+    assert float(row["raw_score"]) == 0
+
+
+def test_grading_refuses_without_a_sandbox_unless_the_instructor_opts_out(course):
+    submit(course, "someone")
+    path = os.pathsep.join([str(os.path.dirname(sys.executable))])  # no bwrap, prlimit, setpriv
+    refused = course.run(sys.executable, "-m", "autograder.grade", ASSIGNMENT.id, "--quiet",
+                         check=False, PATH=path)
+    assert refused.returncode == 2 and "Refusing to grade" in refused.stderr
+    assert not (course.root / "grades.csv").exists()
+    allowed = course.run(sys.executable, "-m", "autograder.grade", ASSIGNMENT.id, "--quiet",
+                         "--sandbox", "off", PATH=path)
+    assert "WITHOUT the sandbox" in allowed.stderr
+    assert course.grades()["someone"]["status"] == "graded"
+
+
+def test_results_json_is_gradescope_shaped(class_of_eight):
+    results = class_of_eight.results("student0")
+    assert set(results) >= {"score", "tests", "output", "execution_time"}
+    assert [t["name"] for t in results["tests"]] == ASSIGNMENT.auto_parts
+    feedback_copy = class_of_eight.root / "feedback" / "student0" / ASSIGNMENT.id / "results.json"
+    assert feedback_copy.read_text() == (class_of_eight.root / "autograded" / "student0" / ASSIGNMENT.id
+                                          / "results.json").read_text()

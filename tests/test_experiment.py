@@ -359,7 +359,7 @@ def test_norm_functions_collect_from_a_namespace():
 
 
 def test_support_module_imports_only_what_students_have():
-    allowed = {"numpy", "matplotlib", "sklearn", "tqdm"} | set(sys.stdlib_module_names)
+    allowed = {"numpy", "matplotlib", "tqdm"} | set(sys.stdlib_module_names)
     tree = ast.parse(Path(experiment.__file__).read_text())
     imported = set()
     for node in ast.walk(tree):
@@ -408,3 +408,22 @@ def test_replay_exposes_layer_norm_over_the_batch_axis():
     right = experiment.replay(REFERENCE, "layernorm")
     assert relative_gap(broken["loss"], right["loss"]) > 0.1
     assert relative_gap(broken["val_loss"], right["val_loss"]) > 0.05
+
+
+def test_shipped_digits_are_scikit_learns_copy_of_the_data():
+    """digits.npz (released with the notebook) holds exactly sklearn.datasets.load_digits()."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    with np.load(experiment.DIGITS_FILE) as shipped:
+        assert np.array_equal(shipped["images"], digits.data)
+        assert np.array_equal(shipped["labels"], digits.target)
+
+
+def test_the_split_is_stratified_and_disjoint():
+    X, y = experiment._digits()
+    train, val = experiment._stratified_split(y, 500, seed=3)
+    assert len(val) == 500 and len(train) == len(y) - 500
+    assert not set(train) & set(val)
+    share = np.bincount(y[val], minlength=10) / 500
+    assert np.all(np.abs(share - np.bincount(y, minlength=10) / len(y)) < 0.01)

@@ -44,11 +44,13 @@ def test_committed_release_matches_a_fresh_generate_assignment(regenerated):
             assert path.read_bytes() == (regenerated / path.name).read_bytes(), f"{path.name} is stale"
 
 
-def test_release_holds_only_the_notebook_and_the_support_modules():
+def test_release_holds_only_the_notebook_and_the_student_support_files():
+    """source/ holds the notebook and what students get (support modules, data); the instructor's
+    material lives in autograder/, so nothing else can reach release/."""
+    support = {p.name for p in ASSIGNMENT.source_dir.iterdir() if p.suffix != ".ipynb"}
+    assert all(name.endswith((".py", ".npz")) for name in support), support
     released = {p.name for p in (REPO / "release" / ASSIGNMENT.id).iterdir()}
-    expected = {f"{n}.ipynb" for n in ASSIGNMENT.notebooks}
-    expected |= {p.name for p in ASSIGNMENT.source_dir.glob("*.py")}
-    assert released == expected
+    assert released == {f"{n}.ipynb" for n in ASSIGNMENT.notebooks} | support
 
 
 def solution_lines():

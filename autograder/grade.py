@@ -276,10 +276,19 @@ def _timestamp(student, assignment):
 # workers
 
 
-def _worker(connection, slot):
-    """A long-lived grading process: imports nbgrader once, grades what it is sent."""
-    import nbgrader.apps  # noqa: F401  (the import is the expensive part)
+def _prepare_worker():
+    """What every grading process needs, done once (before the workers fork from this process)."""
+    import nbgrader.apps  # noqa: F401  (importing nbgrader is the expensive part)
 
+    from autograder import checks, sandbox
+
+    checks.warm_up()
+    sandbox.matplotlib_cache()
+
+
+def _worker(connection, slot):
+    """A long-lived grading process: grades what it is sent, one submission at a time."""
+    _prepare_worker()  # nothing left to do after a fork; a spawned worker imports here
     os.chdir(course.ROOT)
     while True:
         task = connection.recv()
@@ -294,7 +303,9 @@ class WorkerPool:
     """n worker processes; a job that runs too long costs its worker, which is replaced."""
 
     def __init__(self, workers, job_timeout=JOB_TIMEOUT):
-        self.context = multiprocessing.get_context("spawn")
+        # fork: the workers inherit nbgrader and the warmed-up checks from this process
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.context = multiprocessing.get_context(method)
         self.job_timeout = job_timeout
         self.slots = [self._start(slot) for slot in range(workers)]
 
@@ -314,8 +325,11 @@ class WorkerPool:
                 if worker["task"] is None and pending:
                     worker["task"] = pending.pop(0)
                     worker["since"] = time.monotonic()
-                    worker["pipe"].send(worker["task"])
                     busy += 1
+                    try:
+                        worker["pipe"].send(worker["task"])
+                    except OSError:  # the worker died before taking work: its task fails below
+                        worker["process"].join(timeout=5)
             ready = multiprocessing.connection.wait([w["pipe"] for w in self.slots if w["task"]], timeout=1.0)
             for worker in self.slots:
                 if worker["task"] is None:
@@ -380,7 +394,7 @@ def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=
 
     assignment = course.assignment(assignment_id)
     students = sorted(students) if students else discover_students(assignment)
-    # workers import nbgrader while this process prepares the gradebooks
+    _prepare_worker()
     pool = WorkerPool(min(workers, len(students)), job_timeout=job_timeout) if students else None
     template_db = release.gradebook_template(assignment)
     release.ensure_gradebook(assignment, template_db)
@@ -402,7 +416,6 @@ def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=
         finally:
             pool.close()
     bar.close()
-    shutil.rmtree(template_db.parent, ignore_errors=True)
     export.write_grades_csv(assignment)
     return [outcomes[s] for s in students]
 

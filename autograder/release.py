@@ -7,12 +7,16 @@ assignment's cells (hidden tests included) in a gradebook. Grading needs those c
 twice: in the course gradebook, and in a fresh template gradebook that every graded
 submission starts from.
 """
+import hashlib
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from autograder import course
+
+TEMPLATE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "normlab" / "templates"
 
 
 def generate(assignment, db_url=None, release_dir=None):
@@ -67,12 +71,15 @@ def _cells(db_url, assignment):
 def ensure_gradebook(assignment, template_db):
     """Make the course gradebook hold the assignment exactly as source/ defines it.
 
-    A fresh clone has no gradebook: the assignment is added. If source/ changed its graded
-    cells since, the gradebook follows, unless students have already submitted (then nbgrader
-    cannot change cells, and grading stops with a clear message).
+    A fresh clone has no gradebook: it starts as a copy of the template. If source/ changed its
+    graded cells since, the gradebook follows, unless students have already submitted (then
+    nbgrader cannot change cells, and grading stops with a clear message).
     """
     from nbgrader.api import Gradebook
 
+    if not course.GRADEBOOK.exists():
+        shutil.copyfile(template_db, course.GRADEBOOK)
+        return
     course_db = f"sqlite:///{course.GRADEBOOK}"
     wanted = _cells(f"sqlite:///{template_db}", assignment)
     if _cells(course_db, assignment) == wanted:
@@ -93,13 +100,30 @@ def ensure_gradebook(assignment, template_db):
 
 
 def gradebook_template(assignment):
-    """A new SQLite gradebook holding only the assignment; returns its path (in a temp folder)."""
-    folder = Path(tempfile.mkdtemp(prefix="normlab-template-"))
-    folder.chmod(0o755)
-    database = folder / "gradebook.db"
-    generate(assignment, db_url=f"sqlite:///{database}", release_dir=folder / "release")
-    shutil.rmtree(folder / "release", ignore_errors=True)
-    return database
+    """A SQLite gradebook holding only the assignment, as nbgrader generate_assignment makes it.
+
+    Templates are kept in a cache folder under a hash of everything they depend on (nbgrader's
+    version, the source notebooks, the config, the manifest), so a template is generated once
+    per change of the assignment, not once per grading run. Returns the path of the file;
+    callers copy it and never modify it.
+    """
+    import nbgrader
+
+    digest = hashlib.sha256(nbgrader.__version__.encode())
+    inputs = [course.ROOT / "nbgrader_config.py", course.ASSIGNMENTS / f"{assignment.id}.toml"]
+    inputs += sorted(assignment.source_dir.glob("*.ipynb"))
+    for path in inputs:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    cached = TEMPLATE_CACHE / f"{assignment.id}-{digest.hexdigest()[:24]}.db"
+    if cached.exists():
+        return cached
+    TEMPLATE_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=TEMPLATE_CACHE) as scratch:
+        database = Path(scratch) / "gradebook.db"
+        generate(assignment, db_url=f"sqlite:///{database}", release_dir=Path(scratch) / "release")
+        database.chmod(0o644)
+        os.replace(database, cached)
+    return cached
 
 
 def main(argv=None):

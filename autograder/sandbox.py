@@ -77,6 +77,19 @@ def available():
     return True, ""
 
 
+def matplotlib_cache():
+    """The grader's matplotlib font list (built once), to seed each sandbox's config folder.
+
+    A kernel with an empty MPLCONFIGDIR rebuilds the font list on its first plot; copying the
+    grader's list saves that on every submission.
+    """
+    import matplotlib
+    import matplotlib.font_manager  # noqa: F401  (builds the list when missing)
+
+    lists = sorted(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
+    return lists[-1] if lists else None
+
+
 def prepare(job_dir, slot, check_dir, extra_env=None, limits=None):
     """Create the folders and kernelspec of one sandboxed job.
 
@@ -101,8 +114,16 @@ def prepare(job_dir, slot, check_dir, extra_env=None, limits=None):
     for path in (job_dir, job_dir / "bridge", bridge, *bridge.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
+    mplconfig = job_dir / "matplotlib"
+    mplconfig.mkdir(mode=0o700)
+    fonts = matplotlib_cache()
+    if fonts:
+        shutil.copy(fonts, mplconfig / fonts.name)
+    for path in (mplconfig, *mplconfig.iterdir()):
+        os.chown(path, uid, uid)
+
     job = Job(uid=uid, runtime_dir=str(runtime), check_dir=str(check_dir),
-              bridge_dir=str(job_dir / "bridge"), env=dict(extra_env or {}),
+              bridge_dir=str(job_dir / "bridge"), env={"MPLCONFIGDIR": str(mplconfig), **(extra_env or {})},
               limits=limits or Limits())
     job.save(job_dir / "job.json")
 
@@ -166,7 +187,9 @@ def command(job, connection_file, cwd):
     for path in dict.fromkeys(str(Path(p).resolve()) for p in read_only):
         if not any(path == d or path.startswith(d + "/") for d in ("/usr", "/etc")):
             args += _parents(path) + ["--ro-bind", path, path]
-    args += _parents(job.runtime_dir) + ["--bind", job.runtime_dir, job.runtime_dir]
+    for writable in (job.runtime_dir, job.env.get("MPLCONFIGDIR")):
+        if writable:
+            args += _parents(writable) + ["--bind", writable, writable]
     for package in MASKED_PACKAGES:
         for masked in site.glob(f"lib/python*/site-packages/{package}"):
             args += ["--tmpfs", str(masked)]
@@ -174,8 +197,7 @@ def command(job, connection_file, cwd):
         "HOME": "/tmp",
         "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "MPLBACKEND": "template",  # figures are not drawn while grading (plt.show() does nothing)
         "PYTHONPATH": job.bridge_dir,
         "PYTHONDONTWRITEBYTECODE": "1",
         "OPENBLAS_NUM_THREADS": "1",

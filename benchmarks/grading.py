@@ -10,6 +10,7 @@ seconds, seconds per submission, and the speed-up. Prints numbers; asserts nothi
 """
 import argparse
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -67,6 +68,10 @@ def main():
                               "--workers", str(args.workers), "--sandbox", sandboxed, "--quiet"], ours)
         print(f"make grade (WORKERS={args.workers}, sandbox {sandboxed}, feedback and exports included): "
               f"{ours_seconds:.1f} s for {n} submissions = {ours_seconds / n:.2f} s per submission")
+        jobs = sorted(json.loads(p.read_text())["execution_time"]
+                      for p in (ours / "autograded").glob("*/*/results.json"))
+        print(f"  one submission, start to end in its worker: median {jobs[len(jobs) // 2]:.2f} s, "
+              f"slowest {jobs[-1]:.2f} s")
         if args.skip_plain:
             return
         make_course(plain, n, args.kind)

@@ -24,9 +24,21 @@ c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
 # untouched stub fails its check loudly ("out is None: ... not written yet").
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\npass"}
 
-# Autograding: the per-cell time limit is the manifest's; a deleted test cell comes back.
+# Autograding: the per-cell time limit is the manifest's; a deleted test cell comes back;
+# a cell's output is capped, and under `make grade` test cells show the grader's own
+# verdicts (autograder.execute).
 c.Execute.timeout = course.assignment().cell_timeout
 c.OverwriteCells.add_missing_cells = True
+c.Autograde.autograde_preprocessors = [
+    "autograder.execute.CappedExecute",
+    "autograder.execute.GraderVerdicts",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Feedback shows no hidden test source and no mark scheme (autograder.feedback explains).
 c.GenerateFeedback.preprocessors = [

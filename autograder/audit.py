@@ -151,14 +151,21 @@ def _call_finding(node):
                     yield f"touches files outside its folder ({last}({text[:60]}))"
     if name in ("signal.signal",):
         yield "changes signal handling"
+    if last in ("system", "getoutput") and name.startswith("get_ipython()"):
+        yield "runs shell commands (!...)"
+    if last in ("run_line_magic", "run_cell_magic") and len(node.args) >= 2:
+        magic, argument = (ast.unparse(a) for a in node.args[:2])
+        if any(word in argument for word in SUSPICIOUS_PATH_WORDS) or "'/" in argument:
+            yield f"touches files outside its folder (%{magic.strip(chr(39))} {argument.strip(chr(39))[:60]})"
 
 
-def audit_notebook(path, ignore=()):
+def audit_notebook(path, ignore=(), release=None):
     """Findings for a submitted notebook (its editable code cells) and the .py files beside it.
 
     Inputs:
     - path: the notebook
     - ignore: names of .py files the grader replaces with its own copies (support modules)
+    - release: the released notebook; read-only cells whose source differs from it are reported
     """
     import nbformat
 
@@ -168,6 +175,8 @@ def audit_notebook(path, ignore=()):
         notebook = nbformat.read(str(path), as_version=4)
     except Exception:
         return findings
+    if release is not None:
+        findings += _edited_read_only_cells(notebook, nbformat.read(str(release), as_version=4))
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -181,3 +190,17 @@ def audit_notebook(path, ignore=()):
             continue
         findings += audit_source(module.read_text(errors="replace"), module.name)
     return list(dict.fromkeys(findings))
+
+
+def _edited_read_only_cells(notebook, release):
+    """Read-only cells (checks and test cells) whose source was changed."""
+    def locked(nb):
+        return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("locked") and c.metadata["nbgrader"].get("grade_id")}
+
+    from autograder.feedback import without_hidden_tests
+
+    released = locked(release)
+    return [f"changed the read-only cell {grade_id} (nbgrader restores it)"
+            for grade_id, source in locked(notebook).items()
+            if grade_id in released and without_hidden_tests(source).strip() != released[grade_id].strip()]

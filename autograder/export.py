@@ -52,12 +52,15 @@ def results_json(assignment, outcome):
 
 
 def write_results(assignment, outcome):
-    """Write results.json into autograded/ and feedback/ for one student."""
+    """Write results.json into autograded/ and feedback/ for one student (and, for the
+    instructor only, nbgrader's log of the run into autograded/)."""
     data = json.dumps(results_json(assignment, outcome), indent=2, sort_keys=True)
     for root in (course.AUTOGRADED, course.FEEDBACK):
         folder = root / outcome["student"] / assignment.id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.json").write_text(data + "\n")
+    if outcome.get("log"):
+        (course.AUTOGRADED / outcome["student"] / assignment.id / "nbgrader.log").write_text(outcome["log"])
 
 
 def read_status(assignment, student_id):

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -41,6 +42,7 @@ class Outcome:
     flags: list = field(default_factory=list)      # integrity findings
     record: dict = field(default_factory=dict)     # for records.write_record
     seconds: float = 0.0
+    log: str = ""                                  # nbgrader's log of the run (autograded/…/nbgrader.log)
 
     def final_status(self):
         if self.status.startswith("failed"):
@@ -62,10 +64,11 @@ def collect(student, assignment, destination):
     """Copy one submission into a clean folder nbgrader may read.
 
     Only regular files are copied (symlinks and special files are left out), sizes are
-    capped, every expected notebook must parse, and a single notebook with another
-    name is graded as the expected one.
+    capped, every expected notebook must parse, a single notebook with another name is
+    graded as the expected one, and a notebook whose nbgrader metadata is broken is
+    rebuilt from the release (autograder.repair).
 
-    Returns a list of notes for the student's record.
+    Returns (notes, flags) for the student's record.
     """
     source = course.SUBMITTED / student / assignment.id
     if not source.is_dir() or source.is_symlink():
@@ -93,6 +96,7 @@ def collect(student, assignment, destination):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
 
+    flags = []
     for name in assignment.notebooks:
         expected = destination / f"{name}.ipynb"
         if not expected.exists():
@@ -104,23 +108,40 @@ def collect(student, assignment, destination):
             else:
                 found = ", ".join(p.name for p in others) or "no notebook"
                 raise SubmissionError(f"{expected.name} is missing (found {found})")
-        _check_notebook(expected)
-    return notes
+        flags += _repaired(expected, assignment.release_dir / expected.name, notes)
+    return notes, flags
 
 
-def _check_notebook(path):
+def _read_notebook(path):
     import nbformat
 
     if path.stat().st_size == 0:
         raise SubmissionError(f"{path.name} is an empty file")
     try:
-        notebook = nbformat.read(str(path), as_version=4)
+        return nbformat.read(str(path), as_version=4)
     except Exception as error:
         raise SubmissionError(f"{path.name} is not a readable notebook ({type(error).__name__}: "
                               f"{str(error)[:120]})") from None
-    if not any("nbgrader" in cell.get("metadata", {}) for cell in notebook.cells):
-        raise SubmissionError(f"{path.name} has lost its nbgrader cell metadata (was it re-saved by "
-                              "another tool?): copy your answers into a fresh copy of the release")
+
+
+def _repaired(path, release_path, notes):
+    """Rebuild a notebook whose nbgrader metadata is broken; returns integrity flags."""
+    import nbformat
+
+    from autograder import repair
+
+    notebook = _read_notebook(path)
+    release = nbformat.read(str(release_path), as_version=4)
+    problems = repair.problems(notebook, release)
+    if not problems:
+        return []
+    rebuilt, repair_notes = repair.rebuild(notebook, release)
+    nbformat.write(rebuilt, str(path))
+    notes.append("repaired: " + "; ".join(problems[:3]) + " — the answers were matched by name into "
+                 "a fresh copy of the release")
+    notes.extend(repair_notes)
+    edited = [p for p in problems if "edited" in p or "unknown cell id" in p]
+    return ["grading metadata edited: " + "; ".join(edited[:3])] if edited else []
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,7 +161,11 @@ def grade_submission(student, assignment_id, slot, sandboxed, template_db):
     try:
         submitted = job_dir / "submitted"
         try:
-            outcome.notes += collect(student, assignment, submitted / student / assignment.id)
+            notes, flags = collect(student, assignment, submitted / student / assignment.id)
+            outcome.notes += notes
+            outcome.flags += flags
+            if any(note.startswith("repaired") for note in notes):
+                outcome.status = "repaired: nbgrader metadata rebuilt from the release (see notes)"
         except SubmissionError as error:
             outcome.status = f"failed: {error}"
             outcome.record = records.failed_record(_timestamp(student, assignment))
@@ -148,7 +173,7 @@ def grade_submission(student, assignment_id, slot, sandboxed, template_db):
         support = [p.name for p in assignment.source_dir.glob("*.py")]
         for name in assignment.notebooks:
             outcome.flags += audit.audit_notebook(submitted / student / assignment.id / f"{name}.ipynb",
-                                                  ignore=support)
+                                                  ignore=support, release=assignment.release_dir / f"{name}.ipynb")
 
         job_db = job_dir / "gradebook.db"
         shutil.copyfile(template_db, job_db)
@@ -175,33 +200,30 @@ def grade_submission(student, assignment_id, slot, sandboxed, template_db):
         with _environment(environment), CheckServer(socket_path, student, assignment,
                                                     call_timeout=assignment.cell_timeout) as server:
             result = _autograde(assignment.id, student, overrides)
-        outcome.flags += server.flags
+        outcome.flags += server.flags  # what the server and the verdicts preprocessor noticed
 
+        outcome.log = (result.get("log") or "") + (result.get("error") or "")
         if not result["success"]:
+            # Parts graded before the run broke keep the grader's verdicts; the rest score 0.
+            done = {part: v for part, v in server.verdicts.items() if part in assignment.auto_parts}
             outcome.status = f"failed: {_failure_reason(result)}"
-            outcome.record = records.failed_record(_timestamp(student, assignment))
+            if done:
+                outcome.notes.append(f"{len(done)} of {len(assignment.auto_parts)} autograded parts were "
+                                     "graded before the notebook stopped; the others score 0")
+            outcome.parts = {part: verdict.to_dict() for part, verdict in done.items()}
+            outcome.record = records.failed_record(
+                _timestamp(student, assignment), assignment.notebooks[0],
+                {course.test_cell_id(part): verdict.score for part, verdict in done.items()})
             return outcome
 
-        claimed = records.read_record(db_url, assignment.id, student)
-        scores = {}
-        for part in assignment.auto_parts:
-            cell = course.test_cell_id(part)
-            verdict = server.verdicts.get(part)
-            if verdict is None:
-                note = "not graded: its hidden test never reached the grader"
-                outcome.parts[part] = {"part": part, "score": 0.0, "points": assignment.points[part],
-                                       "note": note, "checks": [], "report": f"{part}: 0 points ({note})"}
-                outcome.flags.append(f"the hidden test of {part} never reached the grader")
-                scores[cell] = 0.0
-                continue
-            outcome.parts[part] = verdict.to_dict()
-            scores[cell] = verdict.score
-            shown = _cell_score(claimed, cell)
-            if shown is not None and shown > verdict.score + 1e-9:
-                outcome.flags.append(f"the notebook showed {shown:g} points for {part}, "
-                                     f"the grader measured {verdict.score:g}")
-        records.set_auto_scores(db_url, assignment.id, student, scores)
+        # the test cells already hold the verdicts (autograder.execute.GraderVerdicts)
         outcome.record = records.read_record(db_url, assignment.id, student)
+        for part in assignment.auto_parts:
+            verdict = server.verdicts.get(part)
+            note = "not graded: its hidden test never reached the grader"
+            outcome.parts[part] = verdict.to_dict() if verdict else {
+                "part": part, "score": 0.0, "points": assignment.points[part], "note": note, "checks": [],
+                "report": f"{part}: 0 points ({note})"}
         _feedback(assignment.id, student, overrides)
         return outcome
     except Exception:
@@ -244,22 +266,16 @@ def _feedback(assignment_id, student, overrides):
 
 
 def _failure_reason(result):
-    """The first error nbgrader logged, in one line."""
-    lines = (result.get("log") or "").splitlines() + (result.get("error") or "").splitlines()
-    for needle in ("DeadKernelError", "Kernel died", "CellTimeoutError", "Timeout", "checksum",
-                   "Inconsistent", "not a valid", "Missing", "Duplicate", "cell type"):
-        for line in lines:
-            if needle.lower() in line.lower():
-                return line.replace("[ERROR]", "").strip()[:240]
-    errors = [line for line in lines if "[ERROR]" in line]
-    return (errors[0].replace("[ERROR]", "").strip() if errors else "nbgrader autograde failed")[:240]
-
-
-def _cell_score(record, grade_id):
-    for notebook in record["notebooks"].values():
-        if grade_id in notebook["grades"]:
-            return notebook["grades"][grade_id]
-    return None
+    """The error nbgrader reported, in one line (warnings are not reasons)."""
+    lines = [line.replace("[ERROR]", "").strip()
+             for line in (result.get("log") or "").splitlines() + (result.get("error") or "").splitlines()
+             if "[WARNING]" not in line and "[INFO]" not in line]
+    raised = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|Timeout)\w*: ", line)
+              and not line.startswith(("nbgrader.converters.base.NbGraderException", "NbGraderException"))]
+    if raised:
+        return raised[-1][:240]
+    errors = [line for line in lines if line and "Please see" not in line and "Traceback" not in line]
+    return (errors[0] if errors else "nbgrader autograde failed")[:240]
 
 
 def _timestamp(student, assignment):

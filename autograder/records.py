@@ -32,21 +32,11 @@ def read_record(db_url, assignment_id, student_id):
     return record
 
 
-def failed_record(timestamp=None):
-    """The record of a submission that could not be graded: every autograded cell scores 0."""
-    return {"timestamp": timestamp, "notebooks": {}, "failed": True}
-
-
-def set_auto_scores(db_url, assignment_id, student_id, scores):
-    """Overwrite auto scores of graded cells ({grade_id: score}) in a (job) gradebook."""
-    with Gradebook(db_url) as gb:
-        submission = gb.find_submission(assignment_id, student_id)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if grade.name in scores:
-                    grade.auto_score = scores[grade.name]
-                    grade.needs_manual_grade = grade.manual_score is not None
-        gb.db.commit()
+def failed_record(timestamp=None, notebook=None, scores=None):
+    """The record of a submission whose run broke: the given cells' scores ({grade_id: score},
+    e.g. parts graded before the kernel died), 0 for every other autograded cell."""
+    notebooks = {notebook: {"grades": dict(scores)}} if notebook and scores else {}
+    return {"timestamp": timestamp, "notebooks": notebooks, "failed": True}
 
 
 def write_record(db_url, assignment_id, student_id, record):

@@ -111,7 +111,12 @@ def prepare(job_dir, slot, check_dir, extra_env=None, limits=None):
     for name in BRIDGE_MODULES:
         source = Path(__file__).parent / name
         (bridge / name).write_text(source.read_text() if name != "__init__.py" else "")
-    for path in (job_dir, job_dir / "bridge", bridge, *bridge.iterdir()):
+    for package in MASKED_PACKAGES:  # found before site-packages: `import torch` fails loudly
+        blocker = job_dir / "bridge" / package
+        blocker.mkdir()
+        (blocker / "__init__.py").write_text(
+            f"raise ImportError('{package} is not available while grading: the assignment is numpy only')\n")
+    for path in (job_dir, *(job_dir / "bridge").rglob("*")):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
     mplconfig = job_dir / "matplotlib"

@@ -2,7 +2,7 @@
 sum(dout * xhat), so dx is N times too large; the graph version is right."""
 import numpy as np
 
-EXPECT = {"batchnorm_backward_alt": "loses"}
+EXPECT = {"batchnorm_backward_alt": "loses", "batchsize_training": "loses"}
 
 
 def batchnorm_backward_alt(dout, cache):

@@ -25,9 +25,7 @@ def main(argv=None):
     examples = corpus.load("examples")
     print(f"2. submissions: {len(examples)} example students -> submitted/")
     for index, entry in enumerate(examples):
-        late = entry.name == "reversed_momentum"  # one late submission shows nbgrader's late flag
-        stamp = "2026-12-20 09:30:00 UTC" if late else f"2026-12-1{index % 8} 18:0{index}:00 UTC"
-        corpus.write_submission(entry, course.SUBMITTED, timestamp=stamp)
+        corpus.write_submission(entry, course.SUBMITTED, timestamp=f"2026-12-1{index % 8} 18:0{index}:00 UTC")
         print(f"   {entry.name:<18} {entry.description.splitlines()[0][:70]}")
 
     sandboxed, reason = sandbox.available()

@@ -44,13 +44,6 @@ class Outcome:
     seconds: float = 0.0
     log: str = ""                                  # nbgrader's log of the run (autograded/…/nbgrader.log)
 
-    def final_status(self):
-        if self.status.startswith("failed"):
-            return self.status
-        if self.flags:
-            return "flagged: " + "; ".join(dict.fromkeys(self.flags))
-        return self.status
-
 
 # ---------------------------------------------------------------------------------------
 # collect

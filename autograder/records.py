@@ -68,3 +68,57 @@ def write_record(db_url, assignment_id, student_id, record):
             for comment in notebook.comments:
                 comment.auto_comment = comments.get(comment.name)
         gb.db.commit()
+
+
+def merge(shard_root, assignment_id=None):
+    """Merge another machine's grading of some students (a shard) into this course.
+
+    Inputs:
+    - shard_root: the course folder a shard was graded in (its gradebook.db, autograded/, feedback/)
+
+    Every submission of the assignment in the shard's gradebook becomes a record in this
+    course's gradebook, and the shard's autograded/ and feedback/ folders of those students
+    are copied here. Returns the student ids merged.
+    """
+    import shutil
+    from pathlib import Path
+
+    from autograder import course, release
+
+    assignment = course.assignment(assignment_id or course.DEFAULT_ASSIGNMENT)
+    release.ensure_gradebook(assignment, release.gradebook_template(assignment))
+    shard_root = Path(shard_root)
+    shard_db = f"sqlite:///{shard_root / 'gradebook.db'}"
+    with Gradebook(shard_db) as gb:
+        students = sorted(s.student.id for s in gb.find_assignment(assignment.id).submissions)
+    for student in students:
+        write_record(f"sqlite:///{course.GRADEBOOK}", assignment.id, student,
+                     read_record(shard_db, assignment.id, student))
+        for folder in (course.AUTOGRADED, course.FEEDBACK):
+            source = shard_root / folder.name / student / assignment.id
+            if source.is_dir():
+                target = folder / student / assignment.id
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target, symlinks=True)
+    return students
+
+
+def main(argv=None):
+    """python -m autograder.records merge <shard course folder> [...]"""
+    import sys
+
+    from autograder import course, export
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2 or argv[0] != "merge":
+        print(main.__doc__)
+        return 2
+    for shard in argv[1:]:
+        merged = merge(shard)
+        print(f"merged {len(merged)} submission(s) from {shard}")
+    export.write_grades_csv(course.assignment())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -141,7 +141,7 @@ def _repaired(path, release_path, notes):
 # autograde (runs in a worker process)
 
 
-def grade_submission(student, assignment_id, slot, sandboxed, template_db):
+def grade_submission(student, assignment_id, sandboxed, template_db):
     """Grade one submission into a private gradebook and return its Outcome."""
     from autograder import audit, records, sandbox
     from autograder.remote import CheckServer
@@ -183,7 +183,7 @@ def grade_submission(student, assignment_id, slot, sandboxed, template_db):
         kernel_env = {"NORMLAB_CHECK_SOCKET": str(socket_path)}
         environment = dict(kernel_env)
         if sandboxed:
-            env, job = sandbox.prepare(job_dir, slot, check_dir, extra_env=kernel_env)
+            env, job = sandbox.prepare(job_dir, check_dir, extra_env=kernel_env)
             environment.update(env)
             overrides.update({
                 "Execute.kernel_name": sandbox.KERNEL_NAME,
@@ -193,6 +193,8 @@ def grade_submission(student, assignment_id, slot, sandboxed, template_db):
         with _environment(environment), CheckServer(socket_path, student, assignment,
                                                     call_timeout=assignment.cell_timeout) as server:
             result = _autograde(assignment.id, student, overrides)
+            if not result["success"] and not server.verdicts and "kernel_info" in _failure_reason(result):
+                result = _autograde(assignment.id, student, overrides)  # the kernel never started: once more
         outcome.flags += server.flags  # what the server and the verdicts preprocessor noticed
 
         outcome.log = (result.get("log") or "") + (result.get("error") or "")
@@ -295,7 +297,7 @@ def _prepare_worker():
     sandbox.matplotlib_cache()
 
 
-def _worker(connection, slot):
+def _worker(connection):
     """A long-lived grading process: grades what it is sent, one submission at a time."""
     _prepare_worker()  # nothing left to do after a fork; a spawned worker imports here
     os.chdir(course.ROOT)
@@ -303,8 +305,7 @@ def _worker(connection, slot):
         task = connection.recv()
         if task is None:
             return
-        outcome = grade_submission(task["student"], task["assignment"], slot, task["sandboxed"],
-                                   task["template_db"])
+        outcome = grade_submission(task["student"], task["assignment"], task["sandboxed"], task["template_db"])
         connection.send(asdict(outcome))
 
 
@@ -316,14 +317,14 @@ class WorkerPool:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(method)
         self.job_timeout = job_timeout
-        self.slots = [self._start(slot) for slot in range(workers)]
+        self.slots = [self._start() for _ in range(workers)]
 
-    def _start(self, slot):
+    def _start(self):
         parent, child = self.context.Pipe()
-        process = self.context.Process(target=_worker, args=(child, slot), daemon=True)
+        process = self.context.Process(target=_worker, args=(child,), daemon=True)
         process.start()
         child.close()
-        return {"slot": slot, "process": process, "pipe": parent, "task": None, "since": 0.0}
+        return {"process": process, "pipe": parent, "task": None, "since": 0.0}
 
     def run(self, tasks, on_outcome):
         """Grade every task; call on_outcome(dict) as each finishes."""
@@ -367,7 +368,7 @@ class WorkerPool:
     def _replace(self, worker):
         worker["process"].kill()
         worker["process"].join()
-        worker.update(self._start(worker["slot"]))
+        worker.update(self._start())
 
     def close(self):
         for worker in self.slots:

@@ -8,13 +8,14 @@ starts a kernel, this module builds a bubblewrap sandbox and replaces itself wit
   system's /usr, /etc and libraries (read-only), its own autograded folder (read-only),
   a private /tmp, and the two folders the kernel needs to talk to the grader;
 - has no network (a new network namespace; the kernel speaks ZeroMQ over IPC sockets);
-- runs as an unprivileged uid with no capabilities, in new pid/ipc/uts namespaces;
+- runs as an unprivileged uid of its own with no capabilities, in new pid/ipc/uts namespaces;
 - is limited in address space, CPU time, processes, file size and /tmp size.
 
 Everything a job needs travels in a JSON file named by NORMLAB_SANDBOX_JOB.
 """
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from pathlib import Path
 
 KERNEL_NAME = "normlab-sandbox"
 JOB_ENV = "NORMLAB_SANDBOX_JOB"
-BASE_UID = 64000
+# Each sandboxed kernel runs as its own uid, drawn from this range (no user has these): limits
+# per uid (processes) never mix two submissions, even across concurrent grading runs.
+UID_RANGE = (200_000, 2_000_000)
 # Libraries the student must not call instead of writing the code (masked in the sandbox).
 MASKED_PACKAGES = ("torch", "torchgen", "functorch", "jax", "jaxlib", "tensorflow")
 BRIDGE_MODULES = ("__init__.py", "wire.py", "hidden.py")
@@ -90,19 +93,18 @@ def matplotlib_cache():
     return lists[-1] if lists else None
 
 
-def prepare(job_dir, slot, check_dir, extra_env=None, limits=None):
+def prepare(job_dir, check_dir, extra_env=None, limits=None):
     """Create the folders and kernelspec of one sandboxed job.
 
     Inputs:
     - job_dir: a fresh private folder for this job
-    - slot: worker slot number; slot k runs as uid BASE_UID + k
     - check_dir: folder holding the grader's check socket
     - extra_env: environment variables for the kernel
 
     Returns (env, job): the environment for the nbgrader process, and the Job.
     """
     job_dir = Path(job_dir)
-    uid = BASE_UID + slot
+    uid = random.SystemRandom().randrange(*UID_RANGE)
     runtime = job_dir / "runtime"
     runtime.mkdir(mode=0o700)
     os.chown(runtime, uid, uid)

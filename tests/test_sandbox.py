@@ -69,7 +69,7 @@ def probe(tmp_path_factory):
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     os.environ["NORMLAB_TEST_SECRET"] = "do-not-leak"
-    env, job = sandbox.prepare(job_dir, slot=7, check_dir=check_dir)
+    env, job = sandbox.prepare(job_dir, check_dir=check_dir)
     os.environ.update(env)
     source = (PROBE.replace("REPO", repr(str(REPO))).replace("SECRET_FILE", repr(str(secret)))
               .replace("HOST_PORT", str(listener.getsockname()[1])))
@@ -92,7 +92,7 @@ def probe(tmp_path_factory):
 
 
 def test_student_code_runs_unprivileged_in_its_own_folder(probe):
-    assert probe["uid"] >= sandbox.BASE_UID
+    assert sandbox.UID_RANGE[0] <= probe["uid"] < sandbox.UID_RANGE[1]
     assert int(probe["capabilities"], 16) == 0
     assert probe["cwd"].endswith("autograded/someone/normalization")
 

@@ -341,16 +341,21 @@ def _running_problem(param, key, expected, context, diagnoses=()):
     return _compare(f'bn_param["{key}"]', param[key], expected, context, diagnoses)
 
 
-def _bn_forward_train(student, x, gamma, beta, bn_param, ledger, context):
-    """Run the student's forward in train mode; returns (out, cache) or None on failure."""
+def _forward(name, student, x, gamma, beta, param, untouched, context):
+    """Run a student's forward pass on copies it may not change; returns (out, cache).
+
+    A change to x, gamma or beta is recorded in the `untouched` ledger.
+    """
     inputs = [a.copy() for a in (x, gamma, beta)]
-    result = _returned_tuple("batchnorm_forward",
-                             _call(student, "batchnorm_forward", x, gamma, beta, bn_param, keep=(1,)),
-                             2, ("out", "cache"))
+    result = _returned_tuple(name, _call(student, name, x, gamma, beta, param, keep=(1,)), 2, ("out", "cache"))
     for label, before, after in zip(("x", "gamma", "beta"), inputs, (x, gamma, beta)):
         if not np.array_equal(before, after):
-            ledger.add(f"{context}: batchnorm_forward changed its input {label}; work on a copy.")
+            untouched.add(f"{context}: {name} changed its input {label}; work on a copy.")
     return result
+
+
+def _bn_forward_train(student, x, gamma, beta, bn_param, untouched, context):
+    return _forward("batchnorm_forward", student, x, gamma, beta, bn_param, untouched, context)
 
 
 def check_batchnorm_forward(student, rng, verdict):
@@ -451,25 +456,33 @@ def check_batchnorm_forward(student, rng, verdict):
     ]
 
 
-def _check_bn_backward(name, student, rng, verdict):
+def _check_backward(name, forward, axis, cases, param, student, verdict):
+    """Grade a backward function through the cache of the student's own forward pass.
+
+    Inputs:
+    - name, forward: the backward function and the forward function whose cache it takes
+    - axis: the axis the statistics run over (0: batch norm, 1: layer norm)
+    - cases: (x, gamma, beta, eps, dout) tuples
+    - param: function eps -> the forward's parameter dict
+    """
+    reference_forward = getattr(reference, forward)
+    reference_backward = getattr(reference, "layernorm_backward" if axis else "batchnorm_backward_alt")
     grads = {key: _Ledger() for key in ("dx", "dgamma", "dbeta")}
     untouched, forward_notes = _Ledger(needs_evidence=True), _Ledger()
-    for (x, gamma, beta), eps in zip(_cases(rng, BN_SHAPES), EPSILONS):
+    for x, gamma, beta, eps, dout in cases:
         context = f"x of shape {_fmt(x.shape)}, eps={eps:g}"
-        dout = rng.normal(size=x.shape)
-        ref_out, ref_cache = reference.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
-        expected = dict(zip(("dx", "dgamma", "dbeta"), reference.batchnorm_backward_alt(dout, ref_cache)))
+        ref_out, ref_cache = reference_forward(x, gamma, beta, param(eps))
+        expected = dict(zip(("dx", "dgamma", "dbeta"), reference_backward(dout, ref_cache)))
         try:
-            out, cache = _bn_forward_train(student, x.copy(), gamma.copy(), beta.copy(),
-                                           {"mode": "train", "eps": eps}, _Ledger(), context)
+            out, cache = _returned_tuple(forward, _call(student, forward, x.copy(), gamma.copy(), beta.copy(),
+                                                        param(eps), keep=(1,)), 2, ("out", "cache"))
         except StudentError as error:
             for ledger in grads.values():
-                ledger.add(f"{context}: {name} needs the cache of your batchnorm_forward, which "
-                           f"failed: {error}")
+                ledger.add(f"{context}: {name} needs the cache of your {forward}, which failed: {error}")
             continue
         if _array_problem("out", out, x.shape) or rel_error(out, ref_out) > RTOL:
-            forward_notes.add("Your batchnorm_forward's output is wrong too; the backward pass is "
-                              "graded through your forward's cache, so fix the forward first.")
+            forward_notes.add(f"Your {forward}'s output is wrong too; the backward pass is graded "
+                              "through your forward's cache, so fix the forward first.")
         dout_before = dout.copy()
         try:
             result = _returned_tuple(name, _call(student, name, dout, cache), 3, ("dx", "dgamma", "dbeta"))
@@ -481,15 +494,24 @@ def _check_bn_backward(name, student, rng, verdict):
             untouched.add(f"{context}: {name} changed its input dout; work on a copy.")
         if _is_result(result[0], x.shape):
             untouched.saw_result()
-        mistakes = _gradient_mistakes(x, gamma, dout_before, eps, 0)
-        scales = {"dx": _dx_scale(x, gamma, dout_before, eps, 0, expected["dx"])}
+        mistakes = _gradient_mistakes(x, gamma, dout_before, eps, axis)
+        scales = {"dx": _dx_scale(x, gamma, dout_before, eps, axis, expected["dx"])}
         for key, value in zip(("dx", "dgamma", "dbeta"), result):
             grads[key].add(_compare(key, value, expected[key], context, mistakes[key], scales.get(key)))
-    note = forward_notes.failures[0] if forward_notes.failures else ""
-    verdict.note = note
+    verdict.note = forward_notes.failures[0] if forward_notes.failures else ""
     weights = {"dx": 0.5, "dgamma": 0.25, "dbeta": 0.15}
     verdict.checks += [grads[key].result(f"{key} (several shapes, N == D)", w) for key, w in weights.items()]
     verdict.checks.append(untouched.result("dout is left unchanged", 0.1))
+
+
+def _bn_backward_cases(rng):
+    return [(x, gamma, beta, eps, rng.normal(size=x.shape))
+            for (x, gamma, beta), eps in zip(_cases(rng, BN_SHAPES), EPSILONS)]
+
+
+def _check_bn_backward(name, student, rng, verdict):
+    _check_backward(name, "batchnorm_forward", 0, _bn_backward_cases(rng),
+                    lambda eps: {"mode": "train", "eps": eps}, student, verdict)
 
 
 def check_batchnorm_backward(student, rng, verdict):
@@ -505,14 +527,7 @@ def check_batchnorm_backward_alt(student, rng, verdict):
 
 
 def _ln_forward(student, x, gamma, beta, ln_param, untouched, context):
-    inputs = [a.copy() for a in (x, gamma, beta)]
-    result = _returned_tuple("layernorm_forward",
-                             _call(student, "layernorm_forward", x, gamma, beta, ln_param, keep=(1,)),
-                             2, ("out", "cache"))
-    for label, before, after in zip(("x", "gamma", "beta"), inputs, (x, gamma, beta)):
-        if not np.array_equal(before, after):
-            untouched.add(f"{context}: layernorm_forward changed its input {label}; work on a copy.")
-    return result
+    return _forward("layernorm_forward", student, x, gamma, beta, ln_param, untouched, context)
 
 
 def _ln_cases(rng, shapes):
@@ -555,44 +570,10 @@ def check_layernorm_forward(student, rng, verdict):
 
 
 def check_layernorm_backward(student, rng, verdict):
-    grads = {key: _Ledger() for key in ("dx", "dgamma", "dbeta")}
-    untouched, forward_notes = _Ledger(needs_evidence=True), _Ledger()
-    for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), EPSILONS):
-        context = f"x of shape {_fmt(x.shape)}, eps={eps:g}"
-        dout = rng.normal(size=x.shape)
-        ref_out, ref_cache = reference.layernorm_forward(x, gamma, beta, {"eps": eps})
-        expected = dict(zip(("dx", "dgamma", "dbeta"), reference.layernorm_backward(dout, ref_cache)))
-        try:
-            out, cache = _ln_forward(student, x.copy(), gamma.copy(), beta.copy(), {"eps": eps},
-                                     _Ledger(), context)
-        except StudentError as error:
-            for ledger in grads.values():
-                ledger.add(f"{context}: layernorm_backward needs the cache of your layernorm_forward, "
-                           f"which failed: {error}")
-            continue
-        if _array_problem("out", out, x.shape) or rel_error(out, ref_out) > RTOL:
-            forward_notes.add("Your layernorm_forward's output is wrong too; the backward pass is "
-                              "graded through your forward's cache, so fix the forward first.")
-        dout_before = dout.copy()
-        try:
-            result = _returned_tuple("layernorm_backward", _call(student, "layernorm_backward", dout, cache),
-                                     3, ("dx", "dgamma", "dbeta"))
-        except StudentError as error:
-            for ledger in grads.values():
-                ledger.add(f"{context}: {error}")
-            continue
-        if not np.array_equal(dout, dout_before):
-            untouched.add(f"{context}: layernorm_backward changed its input dout; work on a copy.")
-        if _is_result(result[0], x.shape):
-            untouched.saw_result()
-        mistakes = _gradient_mistakes(x, gamma, dout_before, eps, 1)
-        scales = {"dx": _dx_scale(x, gamma, dout_before, eps, 1, expected["dx"])}
-        for key, value in zip(("dx", "dgamma", "dbeta"), result):
-            grads[key].add(_compare(key, value, expected[key], context, mistakes[key], scales.get(key)))
-    verdict.note = forward_notes.failures[0] if forward_notes.failures else ""
-    weights = {"dx": 0.5, "dgamma": 0.25, "dbeta": 0.15}
-    verdict.checks += [grads[key].result(f"{key} (several shapes, N == D)", w) for key, w in weights.items()]
-    verdict.checks.append(untouched.result("dout is left unchanged", 0.1))
+    cases = [(x, gamma, beta, eps, rng.normal(size=x.shape))
+             for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), EPSILONS)]
+    _check_backward("layernorm_backward", "layernorm_forward", 1, cases, lambda eps: {"eps": eps},
+                    student, verdict)
 
 
 # ---------------------------------------------------------------------------------------

@@ -151,3 +151,17 @@ def test_nbgraders_own_api_reads_the_grades_formgrader_shows(class_of_eight):
     assert set(scores) == set(rows)
     for student, row in rows.items():
         assert scores[student] == float(row["raw_score"])
+
+
+def test_make_grade_is_the_class_grading_command(course):
+    """`make grade` (the README's command) grades the course it is pointed at."""
+    import subprocess
+
+    from conftest import REPO
+
+    submit(course, "via_make")
+    result = subprocess.run(["make", "-C", str(REPO), "grade", "WORKERS=1"], env=course.env(),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "via_make" in result.stdout and "graded 1 submission(s)" in result.stdout
+    assert course.grades()["via_make"]["status"] == "graded"

@@ -289,7 +289,13 @@ def _timestamp(student, assignment):
 
 def _prepare_worker():
     """What every grading process needs, done once (before the workers fork from this process)."""
+    import warnings
+
     import nbgrader.apps  # noqa: F401  (importing nbgrader is the expensive part)
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader's gradebook code trips SQLAlchemy 2's autoflush warnings; they are harmless noise
+    warnings.filterwarnings("ignore", category=SAWarning)
 
     from autograder import checks, sandbox
 

@@ -46,8 +46,7 @@ def write_record(db_url, assignment_id, student_id, record):
     manually graded. Manual scores already given stay; such cells are marked for review.
     """
     with Gradebook(db_url) as gb, warnings.catch_warnings():
-        # nbgrader's add_submission trips SQLAlchemy 2's autoflush warnings; they are harmless
-        warnings.simplefilter("ignore", SAWarning)
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission trips them; harmless
         try:
             gb.find_student(student_id)
         except MissingEntry:

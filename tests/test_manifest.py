@@ -63,3 +63,16 @@ def test_seeds_differ_between_students_and_parts_and_are_stable():
     assert a != b
     assert a != ASSIGNMENT.seed_for("alice", "layernorm_forward")
     assert a == course.assignment().seed_for("alice", "batchnorm_forward")
+
+
+def test_the_readme_points_table_is_the_manifest():
+    import re
+
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| .* \| (\d+) \|$", readme, flags=re.M))
+    assert {part: float(points) for part, points in rows.items()} == ASSIGNMENT.points
+    auto = sum(ASSIGNMENT.points[p] for p in ASSIGNMENT.auto_parts)
+    assert f"{auto:g} autograded + {ASSIGNMENT.max_score - auto:g} by hand" in readme
+    assert f"**{ASSIGNMENT.max_score:g}**" in readme

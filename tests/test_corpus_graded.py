@@ -121,3 +121,14 @@ def test_feedback_shows_scores_and_messages_but_no_hidden_tests_or_mark_scheme(g
     partly = (graded.root / "feedback" / "examples-partly_right" / ASSIGNMENT.id
               / f"{ASSIGNMENT.notebooks[0]}.html").read_text()
     assert "wrong axis" in partly  # the diagnosis of its layer norm reaches the student
+
+
+def test_the_replay_catches_stale_running_averages_and_layer_norm_over_the_batch(graded):
+    """The experiment's points need the functions to work inside training: batch norm that never
+    stores its running averages, and layer norm that normalises over the batch, lose them."""
+    assert graded.part_scores("examples-perfect")["batchsize_training"] == ASSIGNMENT.points["batchsize_training"]
+    for student in ("wrong-bn_running_stats_not_stored", "wrong-ln_normalises_columns"):
+        results = graded.results(student)
+        replay = next(t for t in results["tests"] if t["name"] == "batchsize_training")
+        assert replay["score"] < ASSIGNMENT.points["batchsize_training"], student
+        assert "differs from a correct implementation" in replay["output"]

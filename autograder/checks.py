@@ -354,10 +354,6 @@ def _forward(name, student, x, gamma, beta, param, untouched, context):
     return result
 
 
-def _bn_forward_train(student, x, gamma, beta, bn_param, untouched, context):
-    return _forward("batchnorm_forward", student, x, gamma, beta, bn_param, untouched, context)
-
-
 def check_batchnorm_forward(student, rng, verdict):
     out_train, stats_one, stats_many, test_mode, defaults = (_Ledger() for _ in range(5))
     untouched = _Ledger(needs_evidence=True)
@@ -369,7 +365,7 @@ def check_batchnorm_forward(student, rng, verdict):
                  "running_mean": start_mean.copy(), "running_var": start_var.copy()}
         ref_param = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in param.items()}
         try:
-            out, _ = _bn_forward_train(student, x.copy(), gamma.copy(), beta.copy(), param,
+            out, _ = _forward("batchnorm_forward", student, x.copy(), gamma.copy(), beta.copy(), param,
                                        untouched, context)
         except StudentError as error:
             for ledger in (out_train, stats_one):
@@ -402,7 +398,7 @@ def check_batchnorm_forward(student, rng, verdict):
         batches = [x + rng.normal(scale=0.5, size=x.shape) for _ in range(4)]
         try:
             for batch in batches:
-                _bn_forward_train(student, batch.copy(), gamma.copy(), beta.copy(), param, untouched, context)
+                _forward("batchnorm_forward", student, batch.copy(), gamma.copy(), beta.copy(), param, untouched, context)
                 reference.batchnorm_forward(batch, gamma, beta, ref_param)
         except StudentError as error:
             stats_many.add(f"{context}: {error}")
@@ -438,7 +434,7 @@ def check_batchnorm_forward(student, rng, verdict):
     param, ref_param = {"mode": "train"}, {"mode": "train"}
     context = 'bn_param = {"mode": "train"} (defaults: eps=1e-5, momentum=0.9, zero running averages)'
     try:
-        out, _ = _bn_forward_train(student, x.copy(), gamma.copy(), beta.copy(), param, untouched, context)
+        out, _ = _forward("batchnorm_forward", student, x.copy(), gamma.copy(), beta.copy(), param, untouched, context)
         expected, _ = reference.batchnorm_forward(x, gamma, beta, ref_param)
         defaults.add(_compare("out", out, expected, context))
         for key in ("running_mean", "running_var"):
@@ -526,10 +522,6 @@ def check_batchnorm_backward_alt(student, rng, verdict):
 # Layer normalization
 
 
-def _ln_forward(student, x, gamma, beta, ln_param, untouched, context):
-    return _forward("layernorm_forward", student, x, gamma, beta, ln_param, untouched, context)
-
-
 def _ln_cases(rng, shapes):
     """Like _cases, but each example has its own scale (some rows of small variance)."""
     for x, gamma, beta in _cases(rng, shapes, small_variance=False):
@@ -544,7 +536,7 @@ def check_layernorm_forward(student, rng, verdict):
     for (x, gamma, beta), eps in zip(_ln_cases(rng, LN_SHAPES), EPSILONS):
         context = f"x of shape {_fmt(x.shape)}, eps={eps:g}"
         try:
-            out, _ = _ln_forward(student, x.copy(), gamma.copy(), beta.copy(), {"eps": eps}, untouched, context)
+            out, _ = _forward("layernorm_forward", student, x.copy(), gamma.copy(), beta.copy(), {"eps": eps}, untouched, context)
         except StudentError as error:
             outputs.add(f"{context}: {error}")
             continue
@@ -556,7 +548,7 @@ def check_layernorm_forward(student, rng, verdict):
     x, gamma, beta = next(_ln_cases(rng, [(7, 10)]))
     context = "ln_param = {} (default eps=1e-5)"
     try:
-        out, _ = _ln_forward(student, x.copy(), gamma.copy(), beta.copy(), {}, untouched, context)
+        out, _ = _forward("layernorm_forward", student, x.copy(), gamma.copy(), beta.copy(), {}, untouched, context)
         expected, _ = reference.layernorm_forward(x, gamma, beta, {})
         defaults.add(_compare("out", out, expected, context))
     except StudentError as error:

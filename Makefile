@@ -14,14 +14,14 @@ STUDENTS ?=
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test release grade feedback export env test-env sandbox-tools lab clean-grading
+.PHONY: demo test release grade feedback export env test-env sandbox-tools browser-tools lab clean-grading
 
 ## demo: from a fresh clone, set up, build the release, grade the bundled examples
 demo: env sandbox-tools
 	$(BIN)/python -m autograder.demo --workers $(WORKERS)
 
 ## test: from a fresh clone, set up and run the whole test suite
-test: test-env sandbox-tools
+test: test-env sandbox-tools browser-tools
 	$(BIN)/python -m pytest -n 2 -q
 
 ## release: regenerate release/ from source/ with nbgrader
@@ -32,9 +32,12 @@ release: env
 grade: env sandbox-tools
 	$(BIN)/python -m autograder.grade $(ASSIGNMENT) --workers $(WORKERS) --sandbox $(SANDBOX) $(if $(STUDENTS),--students $(STUDENTS))
 
-## lab: open the course in JupyterLab (formgrader included)
+## lab: open the course in JupyterLab (formgrader included), as root or as a normal user.
+## LAB_ARGS passes options to JupyterLab, e.g. LAB_ARGS="--port=8899 --no-browser".
+## The course folder it serves: this one, or the copy named by NORMLAB_COURSE_ROOT (tests).
+LAB_ARGS ?=
 lab: env
-	$(BIN)/jupyter lab
+	cd "$(or $(NORMLAB_COURSE_ROOT),$(CURDIR))" && $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 env: $(VENV)/.course
 test-env: $(VENV)/.test
@@ -57,6 +60,15 @@ sandbox-tools:
 	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
 	  else \
 	    echo "bubblewrap (bwrap) is not installed: grading will refuse to run unsandboxed (see README, 'Sandbox')."; \
+	  fi; }
+
+## browser-tools: Chromium and its WebDriver for the real-browser test (installed with apt when we are root)
+browser-tools:
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "chromium and chromium-driver are not installed: the browser test (tests/test_browser.py) will be skipped. Install them, e.g. sudo apt-get install chromium chromium-driver."; \
 	  fi; }
 
 clean-grading:

@@ -137,7 +137,10 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     kernels = job_dir / "jupyter" / "kernels" / KERNEL_NAME
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "autograder.sandbox", "{connection_file}"],
+        # -I: nothing from the working directory (the submission's folder), PYTHON* variables or
+        # the user's site-packages is imported before the sandbox starts; this file imports only
+        # the standard library.
+        "argv": [sys.executable, "-I", str(Path(__file__).resolve()), "{connection_file}"],
         "display_name": "normlab sandbox",
         "language": "python",
         "interrupt_mode": "message",

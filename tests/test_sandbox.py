@@ -2,8 +2,11 @@
 import json
 import os
 import socket
+import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -89,6 +92,72 @@ def probe(tmp_path_factory):
     errors = [o for o in notebook.cells[0].outputs if o.output_type == "error"]
     assert not errors, errors
     return json.loads(text.strip().splitlines()[-1])
+
+
+# Modules the kernel launcher imports before the sandbox exists (as root), and the packages of
+# the grader: a submission folder holding files of these names must not get them imported.
+LAUNCHER_MODULES = sorted(set(json.loads(subprocess.run(
+    [sys.executable, "-I", "-c", "import sys, json; sys.argv = ['x']; "
+     f"exec(open({str(REPO / 'autograder' / 'sandbox.py')!r}).read().replace('__main__', '_')); "
+     "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"],
+    capture_output=True, text=True, check=True).stdout)) | {"autograder", "nbgrader", "nbclient", "jupyter_client",
+                                                            "zmq", "traitlets", "sitecustomize", "usercustomize"})
+
+
+def _plant_hostile_modules(folder, markers):
+    """Files named after every module the launcher imports, and a fake `autograder` package,
+    each of which would leave a marker file if it were ever imported outside the sandbox."""
+    payload = (f"import os\ntry:\n    open(os.path.join({str(markers)!r}, __name__), 'w').close()\n"
+               "except OSError:\n    pass\n")
+    for name in LAUNCHER_MODULES:
+        if name in ("builtins", "sys", "marshal", "posix", "_io", "_imp", "_thread", "_warnings", "_weakref"):
+            continue  # built into the interpreter: never looked up on disk
+        (folder / f"{name}.py").write_text(payload)
+    package = folder / "autograder"
+    package.mkdir(exist_ok=True)
+    for module in ("__init__", "sandbox", "hidden", "wire"):
+        (package / f"{module}.py").write_text(payload)
+
+
+def _launch(argv, folder, env, seconds=20):
+    """Run a kernel launcher command in folder until it has become bubblewrap (or ended)."""
+    process = subprocess.Popen(argv, cwd=folder, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")[0]
+            if command.endswith((b"prlimit", b"bwrap")):
+                break
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_files_in_the_submission_folder_are_never_imported_outside_the_sandbox(tmp_path):
+    """The launcher runs as root before bubblewrap starts: `python -I` from a script path keeps
+    the notebook's folder off sys.path, so a planted random.py or autograder/ package is inert.
+    (Control: the launcher started as `python -m autograder.sandbox` imports them.)"""
+    assert {"random", "json", "subprocess", "autograder"} <= set(LAUNCHER_MODULES)
+    folder, job_dir = tmp_path / "notebook", tmp_path / "job"
+    (job_dir / "check").mkdir(parents=True)
+    folder.mkdir()
+    env, job = sandbox.prepare(job_dir, check_dir=job_dir / "check")
+    connection = job_dir / "connection.json"
+    connection.write_text("{}")
+    kernelspec = json.loads((Path(env["JUPYTER_PATH"]) / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())
+    argv = [a.replace("{connection_file}", str(connection)) for a in kernelspec["argv"]]
+    for name, command in (("kernelspec", argv), ("control", [sys.executable, "-m", "autograder.sandbox", str(connection)])):
+        markers = tmp_path / f"markers-{name}"
+        markers.mkdir()
+        _plant_hostile_modules(folder, markers)
+        _launch(command, folder, {**env, **kernelspec["env"]})
+        planted = sorted(p.name for p in markers.iterdir())
+        if name == "kernelspec":
+            assert planted == [], f"imported from the submission folder outside the sandbox: {planted}"
+        else:
+            assert planted, "the control should import the planted modules (the test would prove nothing)"
 
 
 def test_student_code_runs_unprivileged_in_its_own_folder(probe):

@@ -14,7 +14,7 @@ STUDENTS ?=
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test release grade feedback export env test-env sandbox-tools browser-tools lab clean-grading
+.PHONY: demo test release grade feedback env test-env sandbox-tools browser-tools lab clean-grading
 
 ## demo: from a fresh clone, set up, build the release, grade the bundled examples
 demo: env sandbox-tools
@@ -31,6 +31,10 @@ release: env
 ## grade: grade every submission in submitted/ (WORKERS at a time)
 grade: env sandbox-tools
 	$(BIN)/python -m autograder.grade $(ASSIGNMENT) --workers $(WORKERS) --sandbox $(SANDBOX) $(if $(STUDENTS),--students $(STUDENTS))
+
+## feedback: after grading by hand, regenerate every student's feedback, results.json and grades.csv
+feedback: env
+	$(BIN)/python -m autograder.feedback $(ASSIGNMENT)
 
 ## lab: open the course in JupyterLab (formgrader included), as root or as a normal user.
 ## LAB_ARGS passes options to JupyterLab, e.g. LAB_ARGS="--port=8899 --no-browser".

@@ -11,7 +11,6 @@ code earn nothing; the flag tells the instructor why.
 Printing to stderr, warnings, plots and extra helper functions are never flagged.
 """
 import ast
-from pathlib import Path
 
 FORBIDDEN_MODULES = {
     "autograder": "imports the grader's package",
@@ -25,7 +24,8 @@ FORBIDDEN_MODULES = {
     "multiprocessing": "starts processes (multiprocessing)",
     "nbgrader": "imports nbgrader",
 }
-PATCHED_MODULES = {"np", "numpy", "builtins", "__builtins__", "sys", "math", "testing", "IPython"}
+PATCHED_MODULES = {"np", "numpy", "builtins", "__builtins__", "sys", "math", "testing", "IPython",
+                   "experiment"}
 HOOK_ATTRIBUTES = {
     "ast_transformers": "installs an IPython AST transformer",
     "input_transformers_cleanup": "installs an IPython input transformer",
@@ -54,9 +54,11 @@ def audit_source(source, where):
         tree = ast.parse(_as_python(source))
     except SyntaxError:
         return []  # a syntax error costs the student already; nothing to audit
+    aliases = {alias.asname: alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names if alias.asname}
     findings = []
     for node in ast.walk(tree):
-        findings += [f"{where}: {text}" for text in _inspect(node)]
+        findings += [f"{where}: {text}" for text in _inspect(node, aliases)]
     return list(dict.fromkeys(findings))
 
 
@@ -70,7 +72,7 @@ def _as_python(source):
         return source
 
 
-def _inspect(node):
+def _inspect(node, aliases=None):
     if isinstance(node, ast.Import):
         for alias in node.names:
             yield from _module_finding(alias.name)
@@ -82,7 +84,7 @@ def _inspect(node):
     elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
         targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
         for target in targets:
-            yield from _patch_finding(target)
+            yield from _patch_finding(target, aliases or {})
     elif isinstance(node, ast.Call):
         yield from _call_finding(node)
     elif isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES and HOOK_ATTRIBUTES[node.attr]:
@@ -110,10 +112,11 @@ def _dotted(node):
     return ".".join(reversed(parts))
 
 
-def _patch_finding(target):
+def _patch_finding(target, aliases):
     if isinstance(target, ast.Attribute):
         base = _dotted(target.value)
-        if base.split(".")[0] in PATCHED_MODULES or base.split(".")[-1] in PATCHED_MODULES:
+        parts = base.split(".")
+        if aliases.get(parts[0], parts[0]).split(".")[0] in PATCHED_MODULES or parts[-1] in PATCHED_MODULES:
             yield f"changes {base}.{target.attr} (monkeypatching)"
     elif isinstance(target, ast.Subscript):
         base = _dotted(target.value)
@@ -159,24 +162,18 @@ def _call_finding(node):
             yield f"touches files outside its folder (%{magic.strip(chr(39))} {argument.strip(chr(39))[:60]})"
 
 
-def audit_notebook(path, ignore=(), release=None):
-    """Findings for a submitted notebook (its editable code cells) and the .py files beside it.
+def audit_notebook(path):
+    """Findings for a submitted notebook: its code cells a student can change.
 
-    Inputs:
-    - path: the notebook
-    - ignore: names of .py files the grader replaces with its own copies (support modules)
-    - release: the released notebook; read-only cells whose source differs from it are reported
+    (Only the notebook is ever collected: files handed in beside it are not read, let alone run.)
     """
     import nbformat
 
-    path = Path(path)
-    findings = []
     try:
         notebook = nbformat.read(str(path), as_version=4)
     except Exception:
-        return findings
-    if release is not None:
-        findings += _edited_read_only_cells(notebook, nbformat.read(str(release), as_version=4))
+        return []
+    findings = []
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -185,22 +182,56 @@ def audit_notebook(path, ignore=(), release=None):
             continue  # nbgrader restores locked cells from the source
         label = meta.get("grade_id") or f"cell {index + 1}"
         findings += audit_source(cell.get("source", ""), label)
-    for module in sorted(path.parent.glob("*.py")):
-        if module.name in ignore:
-            continue
-        findings += audit_source(module.read_text(errors="replace"), module.name)
     return list(dict.fromkeys(findings))
 
 
-def _edited_read_only_cells(notebook, release):
-    """Read-only cells (checks and test cells) whose source was changed."""
-    def locked(nb):
-        return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-                if c.metadata.get("nbgrader", {}).get("locked") and c.metadata["nbgrader"].get("grade_id")}
+def _function(notebook, name):
+    """The FunctionDef of a top-level function defined in the notebook's code cells (last one wins)."""
+    found = None
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(_as_python(cell.get("source", "")))
+        except SyntaxError:
+            continue
+        found = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name), found)
+    return found
 
-    from autograder.feedback import without_hidden_tests
 
-    released = locked(release)
-    return [f"changed the read-only cell {grade_id} (nbgrader restores it)"
-            for grade_id, source in locked(notebook).items()
-            if grade_id in released and without_hidden_tests(source).strip() != released[grade_id].strip()]
+def _shape(function):
+    """The function's body as a structure, with docstrings dropped and every name made anonymous."""
+    body = function.body[1:] if function.body and isinstance(function.body[0], ast.Expr) \
+        and isinstance(function.body[0].value, ast.Constant) else function.body
+    names = {}
+    module = ast.Module(body=[ast.parse(ast.unparse(node)).body[0] for node in body], type_ignores=[])
+    for node in ast.walk(module):
+        if isinstance(node, ast.Name):
+            node.id = names.setdefault(node.id, f"v{len(names)}")
+        elif isinstance(node, ast.arg):
+            node.arg = names.setdefault(node.arg, f"v{len(names)}")
+    return ast.dump(module, annotate_fields=False)
+
+
+def closed_form_problem(notebook, release, closed="batchnorm_backward_alt", graph="batchnorm_backward"):
+    """Why the closed-form backward is not a closed form of its own ('' when it is, or when it is
+    still the release's stub).
+
+    It is not when it refers to the graph version (calls it, or passes it on), or when its body
+    is the graph version's, whatever the variable names.
+    """
+    alt, original, stub = _function(notebook, closed), _function(notebook, graph), _function(release, closed)
+    if alt is None or original is None or (stub is not None and _shape(alt) == _shape(stub)):
+        return ""
+    for node in ast.walk(alt):
+        if (isinstance(node, ast.Name) and node.id == graph) or \
+                (isinstance(node, ast.Constant) and node.value == graph):
+            return f"{closed} calls {graph}"
+    if alt.body and _shape(alt) == _shape(original) and len(ast.dump(alt)) > 200:
+        return f"{closed} repeats the computation of {graph} step by step"
+    return ""
+
+
+def grading_facts(notebook, release):
+    """What the hidden checks need to know of a submission beyond what its functions return."""
+    return {"closed_form_problem": closed_form_problem(notebook, release)}

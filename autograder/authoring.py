@@ -1,7 +1,9 @@
-"""Authoring: keep the source notebook's solution cells equal to autograder.reference.
+"""Authoring: keep the source notebook's solution cells and the visible checks' table equal to
+what autograder.reference and autograder.checks.mistakes give.
 
-    python -m autograder.authoring sync     # copy the reference functions into the notebook
-    python -m autograder.authoring check    # exit 1 and name the cells that differ
+    python -m autograder.authoring sync     # copy the reference functions into the notebook and
+                                            # rewrite visible_checks.npz (autograder.visible)
+    python -m autograder.authoring check    # exit 1 and name what differs
 
 The reference implementations live once, in autograder/reference.py (with their
 nbgrader solution markers); edit them there, then sync, then `make release`.
@@ -49,16 +51,18 @@ def sync(assignment=None):
 
 
 def main(argv=None):
+    from autograder import visible
+
     command = (sys.argv[1:] if argv is None else argv or ["check"])[0]
     if command == "sync":
-        changed = sync()
+        changed = sync() + ([visible.TABLE] if visible.write() else [])
         print("updated: " + ", ".join(changed) if changed else "already in sync")
         return 0
-    stale = differences()
+    stale = differences() + ([] if visible.is_current() else [visible.TABLE])
     if stale:
-        print("differ from autograder/reference.py: " + ", ".join(stale))
+        print("differ from autograder/reference.py and autograder/checks: " + ", ".join(stale))
         return 1
-    print("the notebook's solution cells equal autograder/reference.py")
+    print("the notebook's solution cells and the visible checks' table are up to date")
     return 0
 
 

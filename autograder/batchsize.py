@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder import course, reference
+from autograder import course, reference, text
 
 MIN_AGREEMENT = 19  # of 20 seeds
 
@@ -77,13 +77,13 @@ def answer_problem(grade_id, value):
     question = QUESTIONS[grade_id]
     if not isinstance(value, str):
         return (f"{grade_id} must be one of the strings {', '.join(map(repr, question.options))};"
-                f" it is {value!r}.")
+                f" it is {text.short_repr(value)}.")
     answer = value.strip().lower()
     if answer not in question.options:
-        return (f"{grade_id} = {value!r} is not one of the options "
+        return (f"{grade_id} = {text.short_repr(value)} is not one of the options "
                 f"{', '.join(map(repr, question.options))}.")
     if answer != question.expected:
-        return f"{grade_id} = {value!r} is not what a correct run shows. {question.hint}"
+        return f"{grade_id} = {text.short_repr(value)} is not what a correct run shows. {question.hint}"
     return None
 
 

@@ -3,7 +3,6 @@
 Every other module asks this one for paths, points and seeds, so the layout and the
 manifest (assignments/<id>.toml) are read in one place.
 """
-import hashlib
 import importlib.util
 import os
 import sys
@@ -22,9 +21,17 @@ SUBMITTED = ROOT / "submitted"
 AUTOGRADED = ROOT / "autograded"
 FEEDBACK = ROOT / "feedback"
 GRADEBOOK = ROOT / "gradebook.db"
+# The course gradebook: SQLite beside the course, or the database NORMLAB_DB_URL names
+# (e.g. postgresql+psycopg2://user@host/course); nbgrader_config.py uses the same.
+DB_URL_ENV = "NORMLAB_DB_URL"
 GRADES_CSV = ROOT / "grades.csv"
 COURSE_ID = "normlab"
 DEFAULT_ASSIGNMENT = "normalization"
+
+
+def gradebook_url():
+    """The SQLAlchemy URL of the course gradebook."""
+    return os.environ.get(DB_URL_ENV) or f"sqlite:///{GRADEBOOK}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Assignment:
     notebooks: tuple
     due: str
     cell_timeout: int
+    submission_timeout: int
     grading_seed: int
     experiment_seed: int
     points: dict
@@ -64,11 +72,6 @@ class Assignment:
     def release_dir(self):
         return RELEASE / self.id
 
-    def seed_for(self, student_id, part):
-        """A stable seed for one student's hidden test of one part."""
-        text = f"{self.grading_seed}:{student_id}:{part}".encode()
-        return int.from_bytes(hashlib.sha256(text).digest()[:8], "little")
-
 
 @cache
 def assignment(assignment_id=DEFAULT_ASSIGNMENT):
@@ -83,6 +86,7 @@ def assignment(assignment_id=DEFAULT_ASSIGNMENT):
         notebooks=tuple(data["notebooks"]),
         due=data["due"],
         cell_timeout=int(data["cell_timeout"]),
+        submission_timeout=int(data["submission_timeout"]),
         grading_seed=int(data["seeds"]["grading"]),
         experiment_seed=int(data["seeds"]["experiment"]),
         points={k: float(v) for k, v in data["points"].items()},

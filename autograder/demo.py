@@ -35,7 +35,7 @@ def main(argv=None):
     print(f"3. grading with {args.workers} worker(s){' in the sandbox' if sandboxed else ''} ...")
     outcomes = grade.grade_class(assignment.id, [e.name for e in examples], args.workers, sandboxed)
     print()
-    print(export.summary_table(assignment, outcomes))
+    print(export.summary_table(assignment, [o["student"] for o in outcomes]))
     print()
     print(f"4. outputs: grades.csv, autograded/<student>/{assignment.id}/results.json, "
           f"feedback/<student>/{assignment.id}/{assignment.notebooks[0]}.html")

@@ -1,24 +1,83 @@
 """Execution preprocessors of the autograde pipeline (nbgrader_config.py puts them in place).
 
-- CappedExecute: nbgrader's Execute with a cap on how much output a cell may produce. A cell
-  that prints without end would otherwise be held in the grader's memory until the cell's
-  time limit, and then fill the autograded notebook and the feedback.
+- CappedExecute: nbgrader's Execute with bounds on what a notebook can make the grader hold:
+  output kept per cell, the size of one message from the kernel, the text of an error, and
+  the run time of the whole notebook (cells after the budget are not run). It also runs the
+  job's hooks once the kernel is ready (the sandbox then locks the kernel's runtime folder).
 - GraderVerdicts: under `make grade`, every test cell shows the verdict the grader computed
   outside the kernel (its report and its score), whatever the student's kernel printed; so
   nbgrader records, and feedback shows, only what the grader measured.
 """
+import time
+
 import nbformat
+import zmq
+from nbclient.util import run_sync
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Float, Integer
+
+from autograder import text
+
+# Callables run once the kernel of the notebook being graded is ready and before any cell runs,
+# with the process id of what Jupyter started for it; the grading job registers them.
+KERNEL_READY_HOOKS = []
+MAX_ERROR_CHARS = 4000
 
 
 class CappedExecute(Execute):
-    """Execute, keeping at most max_output_bytes of output per cell."""
+    """Execute, keeping at most max_output_bytes of output per cell, refusing kernel messages
+    above max_message_bytes, and running no cell once time_budget seconds have passed."""
 
     max_output_bytes = Integer(
         2_000_000, help="Largest output (bytes of text and data) kept for one cell."
     ).tag(config=True)
+    max_message_bytes = Integer(
+        32 * 2**20, help="Largest message accepted from the kernel (larger ones are dropped)."
+    ).tag(config=True)
+    time_budget = Float(
+        0.0, help="Seconds the whole notebook may run (0: no limit); later cells are not run."
+    ).tag(config=True)
+
+    async def async_start_new_kernel_client(self):
+        # the client's sockets come from this context: bound the size of what they accept
+        self.km.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        client = await super().async_start_new_kernel_client()
+        for hook in KERNEL_READY_HOOKS:
+            hook(self.km.provisioner.pid if self.km.provisioner else None)
+        self._started = time.monotonic()
+        return client
+
+    # nbclient binds the synchronous wrapper to its own coroutine: bind it to ours
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def preprocess_cell(self, cell, resources, index):
+        started = getattr(self, "_started", None)
+        if (cell.cell_type == "code" and self.time_budget and started is not None
+                and time.monotonic() - started > self.time_budget):
+            cell.outputs = [nbformat.v4.new_output(
+                "error", ename="TimeBudgetExceeded",
+                evalue=f"not run: the notebook used its whole time budget of {self.time_budget:g} s",
+                traceback=[f"TimeBudgetExceeded: not run: the notebook used its whole time budget "
+                           f"of {self.time_budget:g} s"])]
+            from autograder import remote
+
+            server = remote.active_server()
+            if server is not None:
+                server.budget_exceeded = True
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+    def on_cell_executed(self, **kwargs):
+        # nbgrader copies the reply's error into the cell when the cell shows none (its output
+        # was capped): keep that copy as short as any other output
+        content = kwargs["execute_reply"].get("content", {})
+        if content.get("status") == "error":
+            content["ename"] = text.one_line(content.get("ename", "Error"), 200)
+            content["evalue"] = text.clean(content.get("evalue", ""), MAX_ERROR_CHARS)
+            lines = [text.clean(line, MAX_ERROR_CHARS) for line in (content.get("traceback") or [])[:50]]
+            content["traceback"] = lines
+        return super().on_cell_executed(**kwargs)
 
     def output(self, outs, msg, display_id, cell_index):
         used = getattr(self, "_output_bytes", {})
@@ -38,7 +97,7 @@ class CappedExecute(Execute):
 
 def _size(content):
     """Bytes of text an output message carries (text, data, traceback)."""
-    size = len(content.get("text", ""))
+    size = len(content.get("text", "")) + len(content.get("evalue", "")) + len(content.get("ename", ""))
     for value in (content.get("data") or {}).values():
         size += len(value) if isinstance(value, str) else len(str(value))
     size += sum(len(line) for line in content.get("traceback") or [])
@@ -63,7 +122,9 @@ class GraderVerdicts(NbGraderPreprocessor):
         part = grade_id[len("test_"):] if grade_id.startswith("test_") else grade_id
         verdict = self.server.verdicts.get(part)
         shown = _shown_score(cell)
-        if verdict is None:
+        if verdict is None and self.server.budget_exceeded:
+            score, report = 0.0, f"{part}: 0 points (not run: the notebook used its whole time budget)"
+        elif verdict is None:
             score, report = 0.0, f"{part}: 0 points (its hidden test never reached the grader)"
             self.server.flags.append(f"the hidden test of {part} never reached the grader")
         else:

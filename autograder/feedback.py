@@ -1,15 +1,38 @@
-"""Feedback for students without the grader's internals.
+"""Feedback for students: a report of every part, without the grader's internals.
 
-nbgrader's feedback shows test cells as the gradebook stores them, hidden tests
-included, and error tracebacks quote the code that raised. This preprocessor, run by
-`nbgrader generate_feedback` (see nbgrader_config.py), removes both: the hidden-test
-region of every test cell and the tracebacks of test-cell errors (the error's name and
-message stay).
+Run by `nbgrader generate_feedback` (nbgrader_config.py), whether `make grade` runs it or an
+instructor does after grading by hand:
+
+- GradesWithPending: nbgrader's GetGrades, and marks parts graded by hand that no one has
+  graded yet, so they read "not graded yet" instead of a score of 0
+- HideGraderInternals: removes the hidden-test source of test cells, their bare score
+  output, tracebacks of test cells, cells meant for graders (mark schemes), and the grader's
+  folders from every traceback
+- tidy (the post-convert hook): leaves only the feedback HTML and results.json in each
+  feedback folder, and rewrites results.json and grades.csv from the gradebook, so every
+  surface shows the scores the gradebook holds
+
+The page is nbgrader's feedback page; its list of cells names no part, so HideGraderInternals
+puts a summary of the parts at the top of the notebook instead, and hides nbgrader's list.
 """
+import re
+import shutil
+
+import nbformat
 from nbgrader import utils
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+
+from autograder.marking import GRADERS_ONLY  # cells only graders see (mark schemes)
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+# Added to the page's styles: nbgrader's unnamed list is replaced by the summary; long lines wrap.
+CSS = """
+div#toc { display: none; }
+div.output_area pre, div.output_text pre, div.output_subarea pre { white-space: pre-wrap; word-break: break-word; }
+"""
+# Absolute folders of a grading job or of the course, as they appear in tracebacks.
+GRADER_PATH = re.compile(r"(?:/[^\s'\"<>:]*)?/(?:normlab-jobs|autograded|submitted|feedback)/[^\s'\"<>:]*?/"
+                         r"(?=[\w.-]+\.py)")
 
 
 def without_hidden_tests(source):
@@ -25,13 +48,114 @@ def without_hidden_tests(source):
     return "\n".join(kept)
 
 
+def without_grader_paths(text):
+    """Text with the grader's folders cut out of file paths (".../checking.py" -> "checking.py")."""
+    return GRADER_PATH.sub("", text)
+
+
+def part_of(grade_id):
+    """The part a graded cell belongs to: its grade_id without "test_"."""
+    return grade_id[len("test_"):] if grade_id.startswith("test_") else grade_id
+
+
+class GradesWithPending(GetGrades):
+    """GetGrades, and `pending` in the nbgrader metadata of cells graded by hand, not graded yet."""
+
+    def _get_score(self, cell, resources):
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["pending"] = grade.manual_score is None and grade.auto_score is None
+        cell.metadata.nbgrader["part"] = part_of(cell.metadata["nbgrader"]["grade_id"])
+
+
 class HideGraderInternals(NbGraderPreprocessor):
-    """Remove hidden-test source and test-cell tracebacks from feedback notebooks."""
+    """Remove what students must not see, and what only clutters their report."""
+
+    def preprocess(self, nb, resources):
+        nb.cells = [cell for cell in nb.cells if not cell.metadata.get(GRADERS_ONLY)]
+        nb, resources = super().preprocess(nb, resources)
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(summary(nb.cells)))
+        resources.setdefault("inlining", {}).setdefault("css", []).append(CSS)
+        return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+        is_test = cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+        if is_test:
             cell.source = without_hidden_tests(cell.source)
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
+            # the score is in the cell's header; "Out[n]: 10.0" below it says nothing more
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("pending"):
+            # nbgrader's page would show "Score: 0.0 / 4.0": shown as an answer, "not graded yet" above
+            meta["grade"] = False
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                if is_test:
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+                output["traceback"] = [without_grader_paths(line) for line in output.get("traceback", [])]
+                output["evalue"] = without_grader_paths(output.get("evalue", ""))
+            elif output.get("output_type") == "stream":
+                output["text"] = without_grader_paths(output.get("text", ""))
         return cell, resources
+
+
+def summary(cells):
+    """A markdown table of the graded parts of a feedback notebook: name, kind, score."""
+    rows = ["**Your parts**", "", "| part | graded | score |", "| --- | --- | ---: |"]
+    for cell in cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade_id") or not (meta.get("grade") or meta.get("pending")):
+            continue
+        kind = "by hand" if cell.cell_type == "markdown" else "automatically"
+        score = (f"not graded yet (of {meta.get('points', 0):g})" if meta.get("pending")
+                 else f"{float(meta.get('score') or 0):g} / {float(meta.get('points') or 0):g}")
+        rows.append(f"| [{part_of(meta['grade_id'])}](#{meta['grade_id']}) | {kind} | {score} |")
+    return "\n".join(rows)
+
+
+def tidy(assignment, student, notebooks):
+    """nbgrader's post-convert hook of generate_feedback (see the module's docstring).
+
+    Inputs (from nbgrader): the assignment id and student id it ran for ("*": all), notebooks.
+    """
+    from autograder import course, export
+
+    manifest = course.assignment(assignment if assignment and assignment != "*" else course.DEFAULT_ASSIGNMENT)
+    allowed = {f"{name}.html" for name in manifest.notebooks} | set(export.FEEDBACK_FILES)
+    for folder in sorted(course.FEEDBACK.glob(f"{student or '*'}/{manifest.id}")):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.name not in allowed:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+        export.refresh_results(manifest, folder.parent.name)
+    export.write_grades_csv(manifest)
+
+
+def main(argv=None):
+    """python -m autograder.feedback [assignment]  (make feedback)
+
+    Regenerate every graded student's feedback from the gradebook, after grading by hand:
+    nbgrader generate_feedback, then tidy (results.json and grades.csv follow the gradebook).
+    """
+    import sys
+
+    from autograder import course
+
+    argv = sys.argv[1:] if argv is None else argv
+    assignment = course.assignment(argv[0] if argv else course.DEFAULT_ASSIGNMENT)
+    result = course.nbgrader_api().generate_feedback(assignment.id, force=True)
+    if not result["success"]:
+        print(result.get("log", "")[-3000:], result.get("error", "")[-3000:], file=sys.stderr)
+        return 1
+    print(f"feedback/ regenerated for {assignment.id}; results.json and {course.GRADES_CSV.name} "
+          "follow the gradebook")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,6 +36,31 @@ def grade_part(part, namespace):
     return _graded_here(part, namespace)
 
 
+# While the function of a key runs, calls to the function of its value are noticed: a closed
+# form that only calls the graph version is reported (the grader also reads the source).
+WATCHED = {"batchnorm_backward_alt": "batchnorm_backward"}
+
+
+def call_watched(namespace, name, function, args):
+    """call_quietly(function, args), noting calls to namespace[WATCHED[name]] meanwhile.
+
+    Returns (result, names of the watched functions that were called).
+    """
+    watched = WATCHED.get(name)
+    original = namespace.get(watched) if watched else None
+    called = []
+    if callable(original):
+        def tripwire(*args, **kwargs):
+            called.append(watched)
+            return original(*args, **kwargs)
+        namespace[watched] = tripwire
+    try:
+        return call_quietly(function, args), sorted(set(called))
+    finally:
+        if callable(original):
+            namespace[watched] = original
+
+
 def call_quietly(function, args):
     """Call student code with its stdout, stderr and warnings kept out of the test cell.
 
@@ -49,33 +74,79 @@ def call_quietly(function, args):
 
 
 class LocalStudent:
-    """The student's code in this very kernel, seen through the interface checks use."""
+    """The student's code in this very kernel, seen through the interface checks use.
 
-    def __init__(self, namespace):
+    - facts: what the grader knows of this submission beyond its functions (shared by its parts)
+    - called: watched functions the student's functions called (see WATCHED)
+    """
+
+    def __init__(self, namespace, facts=None):
         self.namespace = namespace
+        self.facts = facts if facts is not None else {}
+        self.called = set()
 
-    def function(self, name, keep=()):
+    def function(self, name, keep=(), timeout=None):
+        """The student's function as a callable; timeout: seconds one call may take (enforced
+        with a timer signal in the main thread)."""
         function = self.namespace.get(name)
         if not callable(function):
             raise NameError(f"{name} is not defined as a function: run its cell, and keep its name")
-        return lambda *args: call_quietly(function, args)
+
+        def call(*args):
+            with _time_limit(timeout):
+                result, called = call_watched(self.namespace, name, function, args)
+            self.called.update(called)
+            return result
+        return call
 
     def value(self, name):
         if name not in self.namespace:
             raise NameError(f"{name} is not defined: run its cell")
         return self.namespace[name]
 
-    def replay(self, normalization, batchnorm_backward, seed):
-        from autograder import course
 
-        return replay_here(course.support_module("experiment"), self.namespace, normalization,
-                           batchnorm_backward, seed)
+class GraderInterrupt(BaseException):
+    """The grader stopped a call of student code that ran past its time limit (SIGUSR1)."""
 
 
-def replay_here(experiment, namespace, normalization, batchnorm_backward, seed):
-    """The experiment's short replay, trained with the notebook's own functions."""
-    functions = experiment.NormFunctions.collect(namespace, batchnorm_backward)
-    return call_quietly(experiment.replay, (functions, normalization, seed))
+@contextlib.contextmanager
+def _stoppable():
+    """While student code runs for the grader, SIGUSR1 stops it (and nothing else does: Jupyter's
+    own interrupt, SIGINT, still ends the whole cell)."""
+    import signal
+
+    def stop(signum, frame):
+        raise GraderInterrupt()
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+class CallTimeout(BaseException):
+    """A call of student code ran past its time limit (in-process grading; a BaseException so
+    that the student's own `except Exception` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    import signal
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise CallTimeout(f"did not finish within {seconds:g} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _graded_here(part, namespace):
@@ -124,8 +195,6 @@ class _KernelSide:
                 return self._call(message)
             if op == "get":
                 return self._get(message["name"])
-            if op == "replay":
-                return self._replay(message)
             return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
         except wire.WireError as error:
             return {"ok": False, "error": {"type": "WireError", "message": str(error)}}
@@ -139,16 +208,6 @@ class _KernelSide:
         except wire.WireError:
             return {"ok": True, "value": {"__repr__": repr(value)[:200], "type": type(value).__name__}}
 
-    def _replay(self, message):
-        import experiment  # the released support module beside the notebook
-
-        try:
-            result = replay_here(experiment, self.namespace, message["normalization"],
-                                 message["batchnorm_backward"], int(message["seed"]))
-        except Exception as error:
-            return {"ok": False, "error": _describe(error)}
-        return {"ok": True, "result": wire.encode(result)}
-
     def _call(self, message):
         name = message["name"]
         function = self.namespace.get(name)
@@ -157,7 +216,10 @@ class _KernelSide:
                                            "message": f"{name} is not defined as a function"}}
         args = [wire.decode(a, self._resolve) for a in message.get("args", [])]
         try:
-            result = call_quietly(function, args)
+            with _stoppable():
+                result, called = call_watched(self.namespace, name, function, args)
+        except GraderInterrupt:  # the grader stopped a call past its time limit
+            return {"ok": False, "error": {"type": "Interrupted", "message": "stopped by the grader"}}
         except Exception as error:
             return {"ok": False, "error": _describe(error)}
         except SystemExit:
@@ -167,7 +229,7 @@ class _KernelSide:
             result = tuple(self._keep(v) if i in keep else v for i, v in enumerate(result))
         echoed = [wire.encode(a, self._keep) if isinstance(a, dict) or hasattr(a, "dtype") else None
                   for a in args]
-        return {"ok": True, "result": wire.encode(result, self._keep), "args": echoed}
+        return {"ok": True, "result": wire.encode(result, self._keep), "args": echoed, "called": called}
 
 
 def _describe(error):

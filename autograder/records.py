@@ -69,6 +69,43 @@ def write_record(db_url, assignment_id, student_id, record):
         gb.db.commit()
 
 
+def manual_grades(db_url, assignment_id, student_id):
+    """What graders gave by hand so far: {grade_id: {"score": float or None, "comment": str or None}}.
+
+    Empty when the student has no submission yet.
+    """
+    result = {}
+    with Gradebook(db_url) as gb:
+        try:
+            submission = gb.find_submission(assignment_id, student_id)
+        except MissingEntry:
+            return result
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.manual_score is not None:
+                    result[grade.name] = {"score": grade.manual_score, "comment": None}
+            for comment in notebook.comments:
+                if comment.manual_comment:
+                    result.setdefault(comment.name, {"score": None})["comment"] = comment.manual_comment
+    return result
+
+
+def apply_manual(db_url, assignment_id, student_id, manual):
+    """Write hand-given scores and comments (from manual_grades) into a submission."""
+    if not manual:
+        return
+    with Gradebook(db_url) as gb:
+        submission = gb.find_submission(assignment_id, student_id)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.name in manual and manual[grade.name].get("score") is not None:
+                    grade.manual_score = manual[grade.name]["score"]
+            for comment in notebook.comments:
+                if comment.name in manual and manual[comment.name].get("comment"):
+                    comment.manual_comment = manual[comment.name]["comment"]
+        gb.db.commit()
+
+
 def merge(shard_root, assignment_id=None):
     """Merge another machine's grading of some students (a shard) into this course.
 

@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from autograder import checks, course, wire
+from autograder import checks, text, wire
 
 
 _ACTIVE = []
@@ -21,6 +21,9 @@ _ACTIVE = []
 def active_server():
     """The CheckServer of the submission this process is grading now (None outside make grade)."""
     return _ACTIVE[-1] if _ACTIVE else None
+
+
+INTERRUPT_GRACE = 10.0  # seconds an interrupted kernel has to answer before it counts as lost
 
 
 class KernelLost(checks.GradingAborted):
@@ -32,18 +35,25 @@ class RemoteStudent:
 
     Inputs:
     - connection: a connected socket whose peer runs autograder.hidden
-    - call_timeout: seconds to wait for one answer
+    - call_timeout: seconds to wait for one answer (unless a call names its own limit)
+    - facts: what the grader knows of this submission beyond its functions (shared by its parts)
+    - interrupt: callable that interrupts the kernel (a call past its time limit is then
+      stopped and reported, and grading goes on); None: such a call ends the part
     """
 
-    def __init__(self, connection, call_timeout):
+    def __init__(self, connection, call_timeout, facts=None, interrupt=None):
         self.connection = connection
         self.connection.settimeout(call_timeout)
         self.call_timeout = call_timeout
+        self.interrupt = interrupt
         self.to_free = []
         self.handles = weakref.WeakValueDictionary()
+        self.facts = facts if facts is not None else {}
+        self.called = set()  # watched functions the kernel says were called (autograder.hidden.WATCHED)
 
-    def function(self, name, keep=()):
-        return lambda *args: self._call(name, args, keep)
+    def function(self, name, keep=(), timeout=None):
+        """The student's function as a callable; timeout: seconds one call may take."""
+        return lambda *args: self._call(name, args, keep, timeout)
 
     def value(self, name):
         reply = self._request({"op": "get", "name": name})
@@ -51,15 +61,9 @@ class RemoteStudent:
             raise NameError(_describe(reply.get("error")))
         value = reply.get("value")
         if isinstance(value, dict) and "__repr__" in value:
-            return _Unsendable(value.get("type", "object"), value.get("__repr__", ""))
+            return _Unsendable(text.one_line(value.get("type", "object"), 60),
+                               text.one_line(value.get("__repr__", ""), 200))
         return self._decode(value)
-
-    def replay(self, normalization, batchnorm_backward, seed):
-        reply = self._request({"op": "replay", "normalization": normalization,
-                               "batchnorm_backward": batchnorm_backward, "seed": int(seed)})
-        if not reply.get("ok"):
-            raise checks.StudentError(_describe(reply.get("error")))
-        return self._decode(reply.get("result"))
 
     def _handle(self, handle_id, type_name):
         handle = self.handles.get(handle_id)
@@ -72,31 +76,50 @@ class RemoteStudent:
     def _decode(self, data):
         try:
             return wire.decode(data, self._handle)
-        except (wire.WireError, ValueError, TypeError, KeyError) as error:
-            raise KernelLost(f"the kernel sent malformed data ({error})") from None
+        except Exception as error:  # anything malformed, however deeply nested
+            raise KernelLost(f"the kernel sent malformed data ({type(error).__name__})") from None
 
-    def _request(self, message):
+    def _request(self, message, timeout=None):
         message["free"], self.to_free = self.to_free, []
+        limit = timeout or self.call_timeout
         try:
             wire.send(self.connection, message)
-            reply = wire.receive(self.connection)
+            self.connection.settimeout(limit)
+            try:
+                return wire.receive(self.connection)
+            except socket.timeout:
+                if self.interrupt is None:
+                    raise
+                self.interrupt()  # the kernel stops the call and answers "Interrupted"
+                self.connection.settimeout(INTERRUPT_GRACE)
+                reply = wire.receive(self.connection)
+                if isinstance(reply.get("error"), dict) and reply["error"].get("type") == "Interrupted":
+                    raise checks.TooSlow(f"did not finish within {limit:g} s") from None
+                return reply
         except socket.timeout:
-            raise KernelLost(f"no answer from the notebook within {self.call_timeout:g} s "
+            raise KernelLost(f"no answer from the notebook within {limit:g} s "
                              "(an infinite loop, or very slow code?)") from None
-        except (EOFError, OSError, wire.WireError, ValueError) as error:
-            raise KernelLost(f"the notebook's kernel stopped answering ({error})") from None
-        return reply
+        except checks.StudentError:
+            raise
+        except Exception as error:
+            raise KernelLost("the notebook's kernel stopped answering "
+                             f"({type(error).__name__}: {text.one_line(error, 120)})") from None
+        finally:
+            self.connection.settimeout(self.call_timeout)
 
-    def _call(self, name, args, keep):
+    def _call(self, name, args, keep, timeout=None):
         encoded = [wire.encode(a) for a in args]
-        reply = self._request({"op": "call", "name": name, "args": encoded, "keep": list(keep)})
+        reply = self._request({"op": "call", "name": name, "args": encoded, "keep": list(keep)}, timeout)
         if not reply.get("ok"):
-            error = reply.get("error") or {}
+            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             if error.get("type") == "NameError":
-                raise NameError(error.get("message", name))
+                raise NameError(text.one_line(error.get("message", name), 200))
             raise checks.StudentError(f"{name} raised {_describe(error)}")
         result = self._decode(reply.get("result"))
-        for arg, echoed in zip(args, reply.get("args") or []):
+        called = reply.get("called") if isinstance(reply.get("called"), list) else []
+        self.called.update(text.one_line(c, 60) for c in called[:5] if isinstance(c, str))
+        echoes = reply.get("args") if isinstance(reply.get("args"), list) else []
+        for arg, echoed in zip(args, echoes):
             if echoed is not None:
                 self._update(name, arg, self._decode(echoed))
         return result
@@ -124,11 +147,12 @@ class _Unsendable:
 
 
 def _describe(error):
-    error = error or {}
-    text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    """An error the kernel reported, as one clean line (whatever the kernel sent)."""
+    error = error if isinstance(error, dict) else {}
+    line = f"{text.one_line(error.get('type', 'Error'), 60)}: {text.one_line(error.get('message', ''), 300)}"
     if error.get("where"):
-        text += f" ({error['where']})"
-    return text
+        line += f" ({text.one_line(error['where'], 200)})"
+    return line
 
 
 class CheckServer:
@@ -136,17 +160,21 @@ class CheckServer:
 
     Inputs:
     - socket_path: where to listen (a Unix socket the sandboxed kernel can reach)
-    - student_id, assignment: whose notebook, which manifest (points and seeds)
+    - assignment: the manifest (points)
+    - seeds: {part: seed} of this submission's hidden tests
     - call_timeout: seconds to wait for the kernel's answer to one call
     """
 
-    def __init__(self, socket_path, student_id, assignment, call_timeout=30.0):
+    def __init__(self, socket_path, assignment, seeds, call_timeout=30.0, facts=None):
         self.socket_path = str(socket_path)
-        self.student_id = student_id
         self.assignment = assignment
+        self.seeds = dict(seeds)
+        self.facts = dict(facts or {})  # shared by the parts of this submission (autograder.checks)
         self.call_timeout = call_timeout
         self.verdicts = {}
         self.flags = []
+        self.budget_exceeded = False  # set by autograder.execute when cells were left unrun
+        self.interrupt = None  # set by the grading job once the kernel runs (sends it SIGINT)
         self._listener = None
         self._thread = None
         self._closing = threading.Event()
@@ -156,7 +184,7 @@ class CheckServer:
         self._listener.bind(self.socket_path)
         os.chmod(self.socket_path, 0o666)
         self._listener.listen(4)
-        self._thread = threading.Thread(target=self._serve, name=f"checks-{self.student_id}", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="checks", daemon=True)
         self._thread.start()
         _ACTIVE.append(self)
         return self
@@ -180,7 +208,10 @@ class CheckServer:
             except OSError:
                 return
             with connection:
-                self._serve_one(connection)
+                try:
+                    self._serve_one(connection)
+                except Exception as error:  # whatever the kernel sent, the server keeps serving
+                    self.flags.append(f"a malformed request to the grader ({type(error).__name__})")
 
     def _serve_one(self, connection):
         connection.settimeout(5.0)
@@ -190,8 +221,9 @@ class CheckServer:
             self.flags.append("a connection to the grader that did not ask for a part")
             return
         part = hello.get("part")
-        if hello.get("op") != "hello" or part not in self.assignment.points or part not in checks.CHECKS:
-            self.flags.append(f"a request to grade an unknown part {str(part)[:40]!r}")
+        if hello.get("op") != "hello" or not isinstance(part, str) or part not in self.assignment.points \
+                or part not in checks.CHECKS:
+            self.flags.append(f"a request to grade an unknown part {text.short_repr(part, 40)}")
             self._send_verdict(connection, None, "unknown part")
             return
         if part in self.verdicts:
@@ -200,9 +232,9 @@ class CheckServer:
             return
         verdict = checks.Verdict(part=part, points=self.assignment.points[part])
         try:
-            verdict = checks.check_part(part, RemoteStudent(connection, self.call_timeout),
-                                        seed=self.assignment.seed_for(self.student_id, part),
-                                        assignment_id=self.assignment.id)
+            student = RemoteStudent(connection, self.call_timeout, self.facts, self.interrupt)
+            verdict = checks.check_part(part, student,
+                                        seed=self.seeds[part], assignment_id=self.assignment.id)
         except KernelLost as error:
             verdict.note = f"grading of this part stopped: {error}"
             verdict.checks = [checks.Check("the hidden tests ran to the end", 1.0, False, verdict.note)]

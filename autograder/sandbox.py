@@ -30,6 +30,8 @@ UID_RANGE = (200_000, 2_000_000)
 # Libraries the student must not call instead of writing the code (masked in the sandbox).
 MASKED_PACKAGES = ("torch", "torchgen", "functorch", "jax", "jaxlib", "tensorflow")
 BRIDGE_MODULES = ("__init__.py", "wire.py", "hidden.py")
+# matplotlib's config and cache folder inside the sandbox: in its capped /tmp
+MPLCONFIGDIR = "/tmp/matplotlib"
 
 
 @dataclass
@@ -48,9 +50,10 @@ class Job:
     """What one sandboxed kernel needs: where things are, and who it runs as."""
 
     uid: int
-    runtime_dir: str     # Jupyter's connection file and IPC sockets (writable by uid)
+    runtime_dir: str     # Jupyter's connection file and IPC sockets (writable by uid until `lock`)
     check_dir: str       # the grader's check socket (read-only inside)
     bridge_dir: str      # the `autograder` stub package the hidden cells import
+    font_cache: str = ""  # the grader's matplotlib font list, read-only in the sandbox's /tmp
     env: dict = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 
@@ -106,8 +109,10 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     job_dir = Path(job_dir)
     uid = random.SystemRandom().randrange(*UID_RANGE)
     runtime = job_dir / "runtime"
-    runtime.mkdir(mode=0o700)
-    os.chown(runtime, uid, uid)
+    runtime.mkdir()
+    # the kernel's uid may create its sockets here until `lock` (owner root, group the uid)
+    os.chown(runtime, 0, uid)
+    runtime.chmod(0o770)
     bridge = job_dir / "bridge" / "autograder"
     bridge.mkdir(parents=True)
     for name in BRIDGE_MODULES:
@@ -121,17 +126,10 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     for path in (job_dir, *(job_dir / "bridge").rglob("*")):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
-    mplconfig = job_dir / "matplotlib"
-    mplconfig.mkdir(mode=0o700)
     fonts = matplotlib_cache()
-    if fonts:
-        shutil.copy(fonts, mplconfig / fonts.name)
-    for path in (mplconfig, *mplconfig.iterdir()):
-        os.chown(path, uid, uid)
-
     job = Job(uid=uid, runtime_dir=str(runtime), check_dir=str(check_dir),
-              bridge_dir=str(job_dir / "bridge"), env={"MPLCONFIGDIR": str(mplconfig), **(extra_env or {})},
-              limits=limits or Limits())
+              bridge_dir=str(job_dir / "bridge"), font_cache=str(fonts or ""),
+              env={"MPLCONFIGDIR": MPLCONFIGDIR, **(extra_env or {})}, limits=limits or Limits())
     job.save(job_dir / "job.json")
 
     kernels = job_dir / "jupyter" / "kernels" / KERNEL_NAME
@@ -151,6 +149,12 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
         "JUPYTER_RUNTIME_DIR": str(runtime),
     }
     return env, job
+
+
+def lock(job):
+    """After the kernel has made its sockets: its uid can no longer create files in the only host
+    folder it could write to, so everything it writes stays in its capped /tmp."""
+    os.chmod(job.runtime_dir, 0o750)
 
 
 def nbgrader_arguments(job):
@@ -191,15 +195,16 @@ def command(job, connection_file, cwd):
         elif os.path.islink(system_dir):
             args += ["--symlink", os.readlink(system_dir), system_dir]
     args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
+             "--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp",
+             "--perms", "1777", "--dir", MPLCONFIGDIR]
+    if job.font_cache:
+        args += ["--ro-bind", job.font_cache, f"{MPLCONFIGDIR}/{Path(job.font_cache).name}"]
     site = Path(sys.prefix)
     read_only = [sys.base_prefix, sys.prefix, cwd, job.bridge_dir, job.check_dir]
     for path in dict.fromkeys(str(Path(p).resolve()) for p in read_only):
         if not any(path == d or path.startswith(d + "/") for d in ("/usr", "/etc")):
             args += _parents(path) + ["--ro-bind", path, path]
-    for writable in (job.runtime_dir, job.env.get("MPLCONFIGDIR")):
-        if writable:
-            args += _parents(writable) + ["--bind", writable, writable]
+    args += _parents(job.runtime_dir) + ["--bind", job.runtime_dir, job.runtime_dir]
     for package in MASKED_PACKAGES:
         for masked in site.glob(f"lib/python*/site-packages/{package}"):
             args += ["--tmpfs", str(masked)]
@@ -232,8 +237,8 @@ def launch(connection_file):
     # replaces): hand the kernel a copy inside its runtime folder.
     inside = Path(job.runtime_dir) / f"connection-{os.getpid()}.json"
     shutil.copyfile(connection_file, inside)
-    os.chown(inside, job.uid, job.uid)
-    inside.chmod(0o600)
+    os.chown(inside, 0, job.uid)
+    inside.chmod(0o640)  # the kernel reads it; it cannot write it
     args = command(job, str(inside), os.getcwd())
     log = os.open(Path(job.runtime_dir).parent / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)

@@ -2,7 +2,7 @@
 import pytest
 
 from autograder import audit
-from autograder.corpus import hostile
+from autograder.corpus import payloads
 
 
 @pytest.mark.parametrize("source, finding", [
@@ -29,6 +29,8 @@ from autograder.corpus import hostile
     ("exec(code)", "executes generated code"),
     ("import base64\nbase64.b64decode(blob)", "decodes hidden data"),
     ("%load ../../../autograder/reference.py\n", "touches files outside its folder"),
+    ("import experiment\nexperiment.replay = lambda *a, **k: table", "changes experiment.replay"),
+    ("import experiment as e\ne.train = f", "changes e.train"),
 ])
 def test_reaching_for_the_grader_is_found(source, finding):
     findings = audit.audit_source(source, "cell 1")
@@ -52,9 +54,9 @@ def test_honest_code_is_not_flagged(source):
 
 
 def test_every_hostile_cheat_cell_is_found():
-    for source in (hostile.COPY_FROM_SOURCE, hostile.READ_GRADEBOOK, hostile.WRITE_GRADEBOOK,
-                   hostile.MONKEYPATCH_NUMPY, hostile.STRIP_ASSERTS, hostile.FAKE_SCORES,
-                   hostile.FAKE_GRADER_MODULE, hostile.IMPORT_REFERENCE, hostile.FORK_BOMB):
+    for source in (payloads.COPY_FROM_SOURCE, payloads.READ_GRADEBOOK, payloads.WRITE_GRADEBOOK,
+                   payloads.MONKEYPATCH_NUMPY, payloads.STRIP_ASSERTS, payloads.FAKE_SCORES,
+                   payloads.FAKE_GRADER_MODULE, payloads.IMPORT_REFERENCE, payloads.FORK_BOMB):
         assert audit.audit_source(source.replace("COURSE_ROOT", "/course"), "cell"), source[:60]
 
 

@@ -63,6 +63,12 @@ REQUIRED_WRONG = {
     "analogy: group norm's row option for layer norm": "analogy_ln_group_norm_row",
     "analogy: batch norm and layer norm swapped": "analogy_swapped",
     "closed form wrong while the graph version is right": "bn_alt_missing_1_over_n",
+    "eps folded into the running variance": "bn_eps_in_running_var",
+    "test mode without gamma and beta": "bn_test_mode_without_gamma_beta",
+    "running statistics of shape (1, D)": "bn_running_stats_keepdims",
+    "closed form unpacking the cache in another order than the forward packed it": "bn_alt_cache_order",
+    "closed form missing a factor through a misplaced parenthesis": "bn_alt_misplaced_parenthesis",
+    "layer norm backward summing over the batch, gamma outside the sums": "ln_backward_sums_over_batch_gamma_outside",
 }
 REQUIRED_VALID = {
     "np.std/np.var with keepdims and a dict cache": "std_var_keepdims_dict_cache",
@@ -105,6 +111,12 @@ DIAGNOSED = {
     "ln_float32": ("layernorm_forward", "dtype float32"),
     "bn_alt_keepdims_shapes": ("batchnorm_backward_alt", "shape (1, "),
     "analogy_ln_group_norm_row": ("preprocessing_analogy", "group norm"),
+    "bn_eps_in_running_var": ("batchnorm_forward", "eps added to the running variance"),
+    "bn_test_mode_without_gamma_beta": ("batchnorm_forward", "without gamma and beta; test mode"),
+    "bn_running_stats_keepdims": ("batchnorm_forward", "has shape (1, "),
+    "bn_alt_cache_order": ("batchnorm_backward_alt", "unpacked from cache in the order"),
+    "bn_alt_misplaced_parenthesis": ("batchnorm_backward_alt", "check the brackets"),
+    "ln_backward_sums_over_batch_gamma_outside": ("layernorm_backward", "sums over the wrong axis"),
 }
 
 
@@ -244,3 +256,26 @@ def test_demo_examples_include_perfect_blank_and_partly_right_students():
     mistakes = [name for name in examples if name not in REQUIRED_EXAMPLES]
     assert 2 <= len(mistakes) <= 3, f"typical-mistake students: {mistakes}"
     assert all("loses" in examples[name].expect.values() for name in mistakes)
+
+
+FUNCTION_PARTS = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
+                  "layernorm_backward")
+
+
+@pytest.mark.parametrize("entry", _params("wrong"))
+def test_a_mistake_costs_the_same_points_whatever_the_seed(entry):
+    """Fresh inputs differ per student and submission; what a mistake costs must not."""
+    from autograder import audit
+    from autograder.hidden import LocalStudent
+    import nbformat
+    import numpy as np
+
+    notebook, namespace = corpus.notebook(entry), {"np": np}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(compile(cell.source, f"<{entry.name}>", "exec"), namespace)
+    release = nbformat.read(str(ASSIGNMENT.release_dir / f"{ASSIGNMENT.notebooks[0]}.ipynb"), as_version=4)
+    student = LocalStudent(namespace, facts=audit.grading_facts(notebook, release))
+    for part in FUNCTION_PARTS:
+        scores = {checks.check_part(part, student, seed=seed).score for seed in (1, 2_000_003, 7**20, 2**61 - 1)}
+        assert len(scores) == 1, f"{part}: {sorted(scores)} depending on the seed"

@@ -1,5 +1,4 @@
 """Grading a class: parallel workers on one gradebook, a trustworthy record, exports."""
-import csv
 import os
 import sys
 
@@ -165,3 +164,36 @@ def test_make_grade_is_the_class_grading_command(course):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "via_make" in result.stdout and "graded 1 submission(s)" in result.stdout
     assert course.grades()["via_make"]["status"] == "graded"
+
+
+def test_a_worker_killed_mid_job_fails_only_its_student_and_leaves_no_job_folder(course):
+    """A grading process that dies (killed, out of memory) costs its submission alone."""
+    import signal
+    import subprocess
+    import time
+
+    from autograder import job
+
+    for name in ("kim", "lee", "max"):
+        submit(course, name)
+    process = subprocess.Popen([sys.executable, "-m", "autograder.grade", ASSIGNMENT.id, "--workers", "2",
+                                "--quiet"], cwd=course.root, env=course.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    children = lambda: {int(p) for p in subprocess.run(  # noqa: E731
+        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()}
+    victim, deadline = None, time.monotonic() + 300
+    while victim is None and time.monotonic() < deadline and process.poll() is None:
+        busy = {int(p.name.split("-")[0]) for p in job.JOBS_ROOT.glob("*-*")} if job.JOBS_ROOT.exists() else set()
+        victim = next(iter(busy & children()), None)
+        time.sleep(0.2)
+    assert victim is not None, "no worker ever took a job"
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr[-3000:]
+    rows = course.grades()
+    failed = [s for s, row in rows.items() if row["status"].startswith("failed")]
+    assert len(failed) == 1 and rows[failed[0]]["status"] == "failed: the grading process crashed"
+    assert all(float(rows[failed[0]][p]) == 0 for p in ASSIGNMENT.auto_parts)
+    for student in set(rows) - set(failed):
+        assert rows[student]["status"] == "graded" and float(rows[student]["raw_score"]) == 60.0
+    assert not [p for p in job.JOBS_ROOT.glob(f"{victim}-*")], "the killed worker's job folder is left behind"

@@ -62,3 +62,53 @@ def test_frames_cross_a_socket_and_oversized_frames_are_refused():
         right.close()
         with pytest.raises(EOFError):
             wire.receive(left)
+
+
+def _frame(payload):
+    return len(payload).to_bytes(4, "big") + payload
+
+
+GARBAGE = [
+    _frame(b'{"op": "hello", "part": ["batchnorm_forward"]}'),
+    _frame(b'{"op": "hello", "part": {"a": 1}}'),
+    _frame(b'{"op": "hello", "part": "\\udc80"}'),
+    _frame(b'{"op": "hello", "part": 5}'),
+    _frame(b"[1, 2, 3]"),
+    _frame(b"[" * 100_000 + b"]" * 100_000),
+    (2**31).to_bytes(4, "big") + b"x",
+    b"\xff" * 64,
+    b"",
+]
+
+
+def test_malformed_requests_are_flagged_and_never_stop_the_check_server(tmp_path):
+    """Whatever the kernel sends, the server answers the next real request; each oddity is a flag."""
+    from autograder import course
+    from autograder.remote import CheckServer
+
+    assignment = course.assignment()
+    path = tmp_path / "check.sock"
+    with CheckServer(path, assignment, {p: 1 for p in assignment.auto_parts}, call_timeout=5) as server:
+        for frame in GARBAGE:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(10)
+                sock.connect(str(path))
+                sock.sendall(frame)
+                sock.shutdown(socket.SHUT_WR)
+                try:
+                    sock.recv(1 << 16)
+                except OSError:
+                    pass
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(path))
+            wire.send(sock, {"op": "hello", "part": "preprocessing_analogy"})
+            request = wire.receive(sock)  # the server asks the kernel for bn_analogy
+            assert request["op"] == "get"
+            wire.send(sock, {"ok": True, "value": 3})
+            request = wire.receive(sock)
+            wire.send(sock, {"ok": True, "value": 2})
+            verdict = wire.receive(sock)
+    assert verdict["op"] == "verdict" and verdict["score"] == assignment.points["preprocessing_analogy"]
+    assert server._thread is not None and len(server.flags) >= len(GARBAGE) - 1
+    assert all(flag == flag.encode("utf-8", "replace").decode() for flag in server.flags)

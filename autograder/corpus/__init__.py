@@ -159,12 +159,16 @@ def grade_locally(entry, seed=None, assignment=None):
     from autograder import checks
     from autograder.hidden import LocalStudent
 
+    from autograder import audit
+
     assignment = assignment or course.assignment()
     namespace = {"np": np}
-    for cell in notebook(entry, assignment).cells:
+    submitted = notebook(entry, assignment)
+    for cell in submitted.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("solution"):
             exec(compile(cell.source, f"<{entry.name}:{meta.get('grade_id')}>", "exec"), namespace)
-    student = LocalStudent(namespace)
+    release = nbformat.read(str(assignment.release_dir / f"{assignment.notebooks[0]}.ipynb"), as_version=4)
+    student = LocalStudent(namespace, facts=audit.grading_facts(submitted, release))
     return {part: checks.check_part(part, student, seed=seed, assignment_id=assignment.id)
             for part in assignment.auto_parts if part in checks.CHECKS}

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import corpus, course
+from autograder.corpus import payloads
 
 PERFECT = corpus.Entry(name="perfect", kind="examples", description="")
 BLANK = corpus.Entry(name="blank", kind="examples", description="", blank=True)
@@ -32,6 +33,16 @@ class Case:
     default: str = "full"              # expectation of the parts not in `parts`
     parts: dict = field(default_factory=dict)
     flagged: bool = False              # results.json lists integrity findings
+    folder: str = ""                   # the student's folder name when it is not `name`
+
+    @property
+    def student(self):
+        return self.folder or self.name
+
+    @property
+    def refused(self):
+        """The folder name cannot be a student id: no grade, a status in grades.csv."""
+        return self.default == "refused"
 
     def expectation(self, part):
         return self.parts.get(part, self.default)
@@ -75,122 +86,6 @@ def _replace_answer(grade_id, source):
     return change
 
 
-INFINITE_FUNCTION = '''import numpy as np
-
-def batchnorm_forward(x, gamma, beta, bn_param):
-    while True:
-        pass
-'''
-IGNORES_INTERRUPT = '''import time
-while True:
-    try:
-        time.sleep(0.01)
-    except KeyboardInterrupt:
-        pass
-'''
-COPY_FROM_SOURCE = '''import json
-for path in ("COURSE_ROOT/source/normalization/normalization.ipynb",
-             "../../../source/normalization/normalization.ipynb", "secrets/normalization/normalization.ipynb"):
-    try:
-        cells = json.load(open(path))["cells"]
-    except OSError:
-        continue
-    for cell in cells:
-        if "def batchnorm_" in "".join(cell["source"]) or "def layernorm_" in "".join(cell["source"]):
-            exec("".join(cell["source"]))
-'''
-READ_GRADEBOOK = '''import sqlite3
-for path in ("COURSE_ROOT/gradebook.db", "../../../gradebook.db"):
-    try:
-        rows = sqlite3.connect(path).execute("select source from source_cells").fetchall()
-    except Exception as error:
-        print("no gradebook:", error)
-        continue
-    for (source,) in rows:
-        if "def batchnorm_forward" in source:
-            exec(source)
-'''
-WRITE_GRADEBOOK = '''import sqlite3
-for path in ("COURSE_ROOT/gradebook.db", "../../../gradebook.db", "/tmp/gradebook.db"):
-    try:
-        db = sqlite3.connect(path)
-        db.execute("update grade set auto_score = 1000, manual_score = 1000")
-        db.commit()
-    except Exception as error:
-        print("could not write", path, error)
-'''
-MONKEYPATCH_NUMPY = '''import numpy as np
-import numpy.testing
-np.allclose = lambda *args, **kwargs: True
-np.array_equal = lambda *args, **kwargs: True
-np.max = lambda *args, **kwargs: 0.0
-numpy.testing.assert_allclose = lambda *args, **kwargs: None
-'''
-STRIP_ASSERTS = '''import ast
-
-class StripAsserts(ast.NodeTransformer):
-    def visit_Assert(self, node):
-        return ast.Pass()
-
-get_ipython().ast_transformers.append(StripAsserts())
-'''
-FAKE_SCORES = '''def fake_scores(lines):
-    text = "".join(lines)
-    if "grade_part(" in text:
-        return ["10.0\\n"]
-    return lines
-
-get_ipython().input_transformers_post.append(fake_scores)
-'''
-FAKE_GRADER_MODULE = '''import sys, types
-fake = types.ModuleType("autograder.hidden")
-fake.grade_part = lambda part, namespace: 10.0
-package = types.ModuleType("autograder")
-package.hidden = fake
-sys.modules["autograder"] = package
-sys.modules["autograder.hidden"] = fake
-'''
-IMPORT_REFERENCE = '''from autograder.reference import (batchnorm_forward, batchnorm_backward, batchnorm_backward_alt,
-                                 layernorm_forward, layernorm_backward)
-'''
-MEMORY_BOMB = '''import numpy as np
-blocks = []
-try:
-    while True:
-        blocks.append(np.ones(2**27))  # 1 GiB each, until the limit stops it
-except MemoryError:
-    print("stopped after", len(blocks), "GiB")
-del blocks
-'''
-FORK_BOMB = '''import os, time
-children = []
-try:
-    for _ in range(300):  # bounded: at most 300 forks, each child sleeps and exits
-        pid = os.fork()
-        if pid == 0:
-            time.sleep(20)
-            os._exit(0)
-        children.append(pid)
-except OSError as error:
-    print("stopped after", len(children), "children:", error)
-'''
-HUGE_OUTPUT = '''line = "x" * 1000
-for i in range(10**7):
-    print(line)
-'''
-NETWORK = '''import urllib.request
-try:
-    urllib.request.urlopen("http://example.com", timeout=3)
-    print("network reachable")
-except Exception as error:
-    print("no network:", error)
-'''
-STDERR_AND_WARNINGS = '''import sys, warnings
-print("debugging output on stderr", file=sys.stderr)
-warnings.warn("a warning from the student's own code")
-'''
-
-
 def _invalid_json(folder, root):
     Path(folder).mkdir(parents=True, exist_ok=True)
     _notebook_path(folder).write_text('{"cells": [ this is not json')
@@ -207,7 +102,7 @@ def _wrong_name(folder, root):
 
 
 def _symlink_outside(folder, root):
-    _edit(BLANK, _insert_after("setup", COPY_FROM_SOURCE))(folder, root)
+    _edit(BLANK, _insert_after("setup", payloads.COPY_FROM_SOURCE))(folder, root)
     os.symlink(Path(root) / "source", Path(folder) / "secrets")
 
 
@@ -239,49 +134,75 @@ def _duplicated_test_cell(notebook, root):
     notebook.cells.insert(index, duplicate)
 
 
+def _planted_files(folder, root):
+    """The perfect notebook beside files named after modules the grader imports."""
+    _write(PERFECT, folder)
+    for name in payloads.PLANTED_NAMES:
+        (Path(folder) / f"{name}.py").write_text(payloads.PLANTED_MODULE)
+    package = Path(folder) / "autograder"
+    package.mkdir()
+    for module in ("__init__", "sandbox", "hidden", "wire", "checks", "reference"):
+        (package / f"{module}.py").write_text(payloads.PLANTED_MODULE)
+
+
+def _timestamp(content):
+    def build(folder, root):
+        _write(PERFECT, folder)
+        (Path(folder) / "timestamp.txt").write_text(content)
+    return build
+
+
+def _sleeps_past_the_budget(notebook, root):
+    index = _index(notebook, "test_layernorm_backward") + 1
+    for _ in range(16):
+        notebook.cells.insert(index, nbformat.v4.new_code_cell(payloads.SLEEPS_PAST_THE_BUDGET))
+
+
+LATE_PARTS = ("preprocessing_analogy", "batchsize_training", "batchsize_most_sensitive",
+              "batchsize_layernorm_like", "batchsize_bn_mode", "batchsize_seed_claim")
 ZERO_FUNCTIONS = {part: "zero" for part in FUNCTION_PARTS}
 
 CASES = [
     Case("infinite_loop_in_function", "batchnorm_forward never returns",
-         _edit(PERFECT, _replace_answer("batchnorm_forward", INFINITE_FUNCTION)),
-         parts={p: "zero" for p in ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
-                                    "batchsize_training")}),
+         _edit(PERFECT, _replace_answer("batchnorm_forward", payloads.INFINITE_FUNCTION)),
+         parts={**{p: "zero" for p in ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt")},
+                "batchsize_training": "any"}),  # layer norm's training run still earns its share
     Case("infinite_loop_at_top_level", "a cell that loops forever (interrupted by the time limit)",
          _edit(PERFECT, _insert_after("setup", "while True:\n    pass\n"))),
     Case("loop_ignoring_interrupts", "a last cell that swallows KeyboardInterrupt and never ends",
-         _edit(PERFECT, lambda nb, root: nb.cells.append(nbformat.v4.new_code_cell(IGNORES_INTERRUPT))),
+         _edit(PERFECT, lambda nb, root: nb.cells.append(nbformat.v4.new_code_cell(payloads.IGNORES_INTERRUPT))),
          status="failed"),
     Case("os_exit", "os._exit(1) after the batch norm tests: the kernel dies",
          _edit(PERFECT, _insert_after("test_batchnorm_backward_alt", "import os\nos._exit(1)\n")),
          status="failed", flagged=True, default="zero",
          parts={p: "full" for p in ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt")}),
     Case("memory_bomb", "allocates memory until the limit stops it",
-         _edit(PERFECT, _insert_after("setup", MEMORY_BOMB))),
+         _edit(PERFECT, _insert_after("setup", payloads.MEMORY_BOMB))),
     Case("fork_bomb", "forks up to 300 processes (bounded)",
-         _edit(PERFECT, _insert_after("setup", FORK_BOMB)), status="flagged", flagged=True),
+         _edit(PERFECT, _insert_after("setup", payloads.FORK_BOMB)), status="flagged", flagged=True),
     Case("huge_output", "prints gigabytes until the time limit",
-         _edit(PERFECT, _insert_after("setup", HUGE_OUTPUT))),
-    Case("network", "tries to reach the internet", _edit(PERFECT, _insert_after("setup", NETWORK)),
+         _edit(PERFECT, _insert_after("setup", payloads.HUGE_OUTPUT))),
+    Case("network", "tries to reach the internet", _edit(PERFECT, _insert_after("setup", payloads.NETWORK)),
          flagged=False),
     Case("copies_the_source_notebook", "empty answers; execs the solutions out of source/",
-         _edit(BLANK, _insert_after("setup", COPY_FROM_SOURCE)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.COPY_FROM_SOURCE)), default="zero", status="flagged", flagged=True),
     Case("reads_the_gradebook", "empty answers; execs solution code read from gradebook.db",
-         _edit(BLANK, _insert_after("setup", READ_GRADEBOOK)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.READ_GRADEBOOK)), default="zero", status="flagged", flagged=True),
     Case("writes_the_gradebook", "empty answers; sets every grade to 1000 in gradebook.db",
-         _edit(BLANK, _insert_after("setup", WRITE_GRADEBOOK)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.WRITE_GRADEBOOK)), default="zero", status="flagged", flagged=True),
     Case("imports_the_reference", "imports the five functions from autograder.reference",
-         _edit(BLANK, _insert_after("setup", IMPORT_REFERENCE)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.IMPORT_REFERENCE)), default="zero", status="flagged", flagged=True),
     Case("monkeypatches_numpy", "empty answers; makes numpy's comparisons always succeed",
-         _edit(BLANK, _insert_after("setup", MONKEYPATCH_NUMPY)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.MONKEYPATCH_NUMPY)), default="zero", status="flagged", flagged=True),
     Case("strips_asserts", "empty answers; an AST transformer deletes every assert",
-         _edit(BLANK, _insert_after("setup", STRIP_ASSERTS)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.STRIP_ASSERTS)), default="zero", status="flagged", flagged=True),
     Case("fakes_test_output", "empty answers; an input transformer turns hidden tests into '10.0'",
-         _edit(BLANK, _insert_after("setup", FAKE_SCORES)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.FAKE_SCORES)), default="zero", status="flagged", flagged=True),
     Case("fake_grader_module", "empty answers; replaces autograder.hidden in sys.modules with a fake "
          "that reports 10 points",
-         _edit(BLANK, _insert_after("setup", FAKE_GRADER_MODULE)), default="zero", status="flagged", flagged=True),
+         _edit(BLANK, _insert_after("setup", payloads.FAKE_GRADER_MODULE)), default="zero", status="flagged", flagged=True),
     Case("stderr_and_warnings", "correct code that prints to stderr and warns",
-         _edit(PERFECT, _insert_after("setup", STDERR_AND_WARNINGS))),
+         _edit(PERFECT, _insert_after("setup", payloads.STDERR_AND_WARNINGS))),
     Case("deleted_test_cell", "the test cell of batchnorm_forward deleted", _edit(PERFECT, _deleted_test_cell),
          status="repaired"),
     Case("edited_test_cell", "empty answers; the test cell of batchnorm_forward replaced by '10.0'",
@@ -291,12 +212,49 @@ CASES = [
     Case("stripped_metadata", "every cell's nbgrader metadata removed (another editor re-saved it)",
          _edit(PERFECT, _stripped_metadata), status="repaired"),
     Case("renamed_grade_id", "the answer cell of batchnorm_forward renamed", _edit(PERFECT, _renamed_grade_id),
-         status="flagged", flagged=True),
-    Case("edited_points", "the test cell of batchnorm_forward worth 100 points",
-         _edit(PERFECT, _edited_points), status="flagged", flagged=True),
+         status="repaired"),
+    Case("edited_points", "the test cell of batchnorm_forward worth 100 points (graded from the release's "
+         "metadata: the edit earns nothing)", _edit(PERFECT, _edited_points), status="repaired"),
     Case("invalid_json", "the notebook file is not JSON", _invalid_json, status="failed", default="zero"),
     Case("empty_file", "the notebook file is empty", _empty_file, status="failed", default="zero"),
     Case("wrongly_named_notebook", "the notebook was saved as 'Normalization (1).ipynb'", _wrong_name),
     Case("symlink_outside", "empty answers; a symlink to the course's source/ and code that reads it",
          _symlink_outside, default="zero", status="flagged", flagged=True),
+    # issue 9: nothing a student hands in runs outside the sandbox; one submission never stops
+    # the class; bounded resources; plain-text exports; a robust check server
+    Case("planted_modules", "files named random.py, json.py, numpy.py, … and an autograder/ package "
+         "beside the perfect notebook", _planted_files),
+    Case("timestamp_not_a_date", "timestamp.txt holds 'not a date'", _timestamp("not a date\n"),
+         status="flagged", flagged=True),
+    Case("timestamp_formula", "timestamp.txt holds a spreadsheet formula", _timestamp("=HYPERLINK(\"x\")"),
+         status="flagged", flagged=True),
+    Case("exceeds_time_budget", "16 cells of time.sleep(5), each under the cell limit, past the notebook's "
+         "time budget", _edit(PERFECT, _sleeps_past_the_budget), status="failed: the notebook ran longer",
+         default="any", parts={part: "zero" for part in LATE_PARTS}),
+    Case("huge_error_messages", "three cells raise ValueError('A' * 30_000_000)",
+         _edit(PERFECT, lambda nb, root: [_insert_after("setup", payloads.HUGE_ERROR)(nb, root) for _ in range(3)])),
+    Case("huge_answer_strings", "the analogy and a batch-size answer are strings of 30 million characters",
+         _edit(PERFECT, lambda nb, root: (_replace_answer("preprocessing_analogy", payloads.HUGE_ANSWERS)(nb, root),
+                                          _replace_answer("batchsize_most_sensitive",
+                                                          payloads.HUGE_BATCHSIZE_ANSWER)(nb, root))),
+         parts={"preprocessing_analogy": "zero", "batchsize_most_sensitive": "zero"}),
+    Case("fills_the_disk", "writes 320 MB into every folder it can find (runtime, matplotlib, cwd, /tmp)",
+         _edit(PERFECT, _insert_after("setup", payloads.FILLS_DISK))),
+    Case("escapes_in_messages", "batchnorm_forward raises an error with ANSI escapes, newlines and a "
+         "lone surrogate", _edit(PERFECT, _replace_answer("batchnorm_forward", payloads.ESCAPES_IN_MESSAGES)),
+         parts={**{p: "zero" for p in ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt")},
+                "batchsize_training": "any"}),  # layer norm's training run still earns its share
+    Case("garbage_to_the_grader", "sends malformed messages to the check socket (a list as the part, "
+         "non-objects, a 2 GB length, deep nesting, bad bytes)",
+         _edit(PERFECT, _insert_after("setup", payloads.GARBAGE_TO_THE_GRADER)), status="flagged", flagged=True),
+    Case("snooper-7f3a9c", "prints everything its kernel can see: environment, folders, files, the "
+         "connection file", _edit(PERFECT, _insert_after("test_batchsize_seed_claim", payloads.SNOOPS))),
+    Case("formula_name", "a perfect notebook in a folder named =1+2", lambda f, r: _write(PERFECT, f),
+         folder="=1+2"),
+    Case("at_formula_name", "a perfect notebook in a folder named @SUM(1+1)", lambda f, r: _write(PERFECT, f),
+         folder="@SUM(1+1)"),
+    Case("glob_name", "a perfect notebook in a folder named [ab]", lambda f, r: _write(PERFECT, f),
+         folder="[ab]", status="failed: not graded", default="refused"),
+    Case("newline_name", "a perfect notebook in a folder whose name holds a newline",
+         lambda f, r: _write(PERFECT, f), folder="new\nline", status="failed: not graded", default="refused"),
 ]

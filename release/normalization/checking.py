@@ -1,10 +1,20 @@
-"""Helpers for the notebook's visible checks: relative errors, numerical gradients and
-assertions whose messages say what to fix.
+"""The notebook's checks: relative errors, assertions whose messages say what to fix, and the
+visible checks of each part.
 
-Every check raises AssertionError with a sentence you can act on; nothing here only
-prints a number for you to eyeball.
+`check(part, globals())` runs the visible checks of one part on small fixed inputs and stops at
+the first problem with a sentence you can act on. The results a correct implementation gives on
+those inputs, and the results of common mistakes (so that a message can say which one you
+made), come precomputed in visible_checks.npz beside this file. The hidden tests that grade your
+notebook use the same measure, the same words, and fresh inputs.
 """
+import json
+import os
+from pathlib import Path
+
 import numpy as np
+
+TABLE = Path(__file__).with_name("visible_checks.npz")
+TOLERANCE = 1e-6  # the hidden tests accept relative errors up to this
 
 
 def rel_error(got, expected):
@@ -68,13 +78,25 @@ def check_array(label, value, shape):
     assert np.all(np.isfinite(value)), f"{label} contains NaN or inf."
 
 
-def check_close(label, value, expected, tol=1e-6, hint=""):
-    """Assert that value has expected's shape and agrees with it to relative error tol."""
+def check_close(label, value, expected, tol=TOLERANCE, hint="", mistakes=(), scale=None):
+    """Assert that value has expected's shape and agrees with it to relative error tol.
+
+    Inputs:
+    - mistakes: (description, wrong value) pairs; a value that matches one is told which
+    - scale: the size errors are measured against (default: max |expected|)
+    """
     expected = np.asarray(expected, dtype=float)
     check_array(label, value, expected.shape)
-    error = rel_error(value, expected)
+    error = rel_error(value, expected) if scale is None else float(np.max(np.abs(value - expected)) / scale)
     message = f"{label}: relative error {error:.1e} (should be below {tol:.0e})."
-    assert error <= tol, message + (f" {hint}" if hint else "")
+    if error > tol:
+        for description, wrong in mistakes:
+            if wrong.shape == value.shape and rel_error(value, wrong) <= tol:
+                message += f" It matches {description}" + ("" if description.endswith("?") else ".")
+                break
+        else:
+            message += f" {hint}" if hint else ""
+    assert error <= tol, message
     print(f"{label}: ok (relative error {error:.1e})")
 
 
@@ -85,37 +107,133 @@ def check_unchanged(label, before, after):
         f"x -= mean changes the caller's array).")
 
 
-def check_gradients(forward, backward, x, gamma, beta, param, hints=None, tol=1e-7):
+def check_option(name, value, options):
+    """Assert that an answer is one of its options."""
+    assert value in options and not isinstance(value, bool), (
+        f"{name} must be one of {', '.join(map(repr, options))}; it is {value!r}.")
+
+
+# ----------------------------------------------------------------------------------------------
+# The visible checks of each part
+
+
+def check(part, namespace):
+    """Run the visible checks of one part of the notebook (namespace: the notebook's globals()).
+
+    While the notebook is being graded the hidden tests do this job, so nothing runs then.
     """
-    Compare an analytic backward pass with numerical gradients.
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        return
+    CHECKS[part](namespace, part)
+    print(f"{part} passes the visible checks.")
 
-    Inputs:
-    - forward: Function (x, gamma, beta, param) -> (out, cache)
-    - backward: Function (dout, cache) -> (dx, dgamma, dbeta)
-    - x, gamma, beta, param: Inputs of the forward pass; param is copied for every call
-    - hints: Optional dict from "dx" / "dgamma" / "dbeta" to a hint shown on failure
-    - tol: Largest relative error accepted
-    """
-    hints = hints or {}
-    rng = np.random.default_rng(0)
-    dout = rng.normal(size=x.shape)
-    out, _ = forward(x, gamma, beta, dict(param))
-    check_array(f"the output of {forward.__name__} (needed for this check)", out, x.shape)
 
-    def out_of(xv, gv, bv):
-        return lambda: forward(xv, gv, bv, dict(param))[0]
+def _cases(part):
+    with np.load(TABLE) as table:
+        index = json.loads(str(table["__index__"]))
+        arrays = {key: table[key] for key in table.files if key != "__index__"}
+    for case in index[part]:
+        yield case, arrays
 
-    numeric = {
-        "dx": numerical_gradient(out_of(x, gamma, beta), x, dout),
-        "dgamma": numerical_gradient(out_of(x, gamma, beta), gamma, dout),
-        "dbeta": numerical_gradient(out_of(x, gamma, beta), beta, dout),
-    }
-    _, cache = forward(x, gamma, beta, dict(param))
-    dout_before = dout.copy()
-    grads = backward(dout, cache)
-    assert isinstance(grads, tuple) and len(grads) == 3, "backward must return a tuple (dx, dgamma, dbeta)."
-    check_unchanged("dout", dout_before, dout)
-    for (name, value), shape in zip(zip(("dx", "dgamma", "dbeta"), grads), (x.shape, gamma.shape, beta.shape)):
-        check_array(name, value, shape)
-    for name, value in zip(("dx", "dgamma", "dbeta"), grads):
-        check_close(name, value, numeric[name], tol, hints.get(name, ""))
+
+def _function(namespace, name):
+    function = namespace.get(name)
+    assert callable(function), f"{name} is not defined: run its cell first (and keep its name)."
+    return function
+
+
+def _returned(name, result, labels):
+    assert isinstance(result, tuple) and len(result) == len(labels), (
+        f"{name} must return a tuple ({', '.join(labels)}); it returned {type(result).__name__}.")
+    return result
+
+
+def _mistakes(case, arrays, key):
+    return [(description, arrays[array]) for description, array in case["mistakes"].get(key, [])]
+
+
+def _check_forward(namespace, part):
+    forward = _function(namespace, part)
+    for case, arrays in _cases(part):
+        print(f"-- {case['title']}")
+        x, gamma, beta = (arrays[case["inputs"][k]].copy() for k in ("x", "gamma", "beta"))
+        param = {k: (np.array(v) if isinstance(v, list) else v) for k, v in case["param"].items()}
+        before = [x.copy(), gamma.copy(), beta.copy()]
+        out, _ = _returned(part, forward(x, gamma, beta, param), ("out", "cache"))
+        for label, old, new in zip(("x", "gamma", "beta"), before, (x, gamma, beta)):
+            check_unchanged(label, old, new)
+        check_close("out", out, arrays[case["expect"]["out"]], mistakes=_mistakes(case, arrays, "out"))
+        for key in ("running_mean", "running_var"):
+            if key in case["expect"]:
+                assert key in param, (f'bn_param has no "{key}" after the call; store the updated running '
+                                      "averages back into bn_param.")
+                check_close(f'bn_param["{key}"]', param[key], arrays[case["expect"][key]],
+                            mistakes=_mistakes(case, arrays, key))
+
+
+def _check_backward(namespace, part):
+    backward = _function(namespace, part)
+    for case, arrays in _cases(part):
+        print(f"-- {case['title']}")
+        forward = _function(namespace, case["forward"])
+        x, gamma, beta, dout = (arrays[case["inputs"][k]].copy() for k in ("x", "gamma", "beta", "dout"))
+        out, cache = _returned(case["forward"], forward(x, gamma, beta, dict(case["param"])), ("out", "cache"))
+        check_array(f"the output of {case['forward']} (needed for this check)", out, x.shape)
+        dout_before = dout.copy()
+        grads = _returned(part, backward(dout, cache), ("dx", "dgamma", "dbeta"))
+        check_unchanged("dout", dout_before, dout)
+        for key, value in zip(("dx", "dgamma", "dbeta"), grads):
+            check_close(key, value, arrays[case["expect"][key]], mistakes=_mistakes(case, arrays, key),
+                        scale=case.get("scale", {}).get(key))
+
+
+def _check_analogy(namespace, part):
+    for name in ("bn_analogy", "ln_analogy"):
+        assert name in namespace, f"{name} is not set: run its cell first."
+        check_option(name, namespace[name], (1, 2, 3, 4))
+    assert namespace["bn_analogy"] != namespace["ln_analogy"], (
+        "Batch norm and layer norm compute different statistics: pick two different options.")
+    print("Both answers are valid option numbers (whether they are right is graded when you submit).")
+
+
+def _check_answer(options):
+    def check_answer(namespace, part):
+        assert part in namespace, f"{part} is not set: run its cell first."
+        check_option(part, namespace[part], options)
+        print(f"{part} is one of the options (whether it is right is graded when you submit).")
+    return check_answer
+
+
+def _check_training(namespace, part):
+    experiment = __import__("experiment")
+    functions = experiment.NormFunctions.collect(namespace, "batchnorm_backward_alt")
+    x_small = np.random.default_rng(8).normal(size=(4, 5))
+    for name, backward in (("batchnorm_forward", "batchnorm_backward_alt"), ("layernorm_forward", "layernorm_backward")):
+        out, cache = _function(namespace, name)(x_small, np.ones(5), np.zeros(5), {"mode": "train"})
+        check_array(f"the output of {name} (implement it first)", out, x_small.shape)
+        check_array(f"dx of {backward} (implement it first)", _function(namespace, backward)(
+            np.ones_like(x_small), cache)[0], x_small.shape)
+    for normalization in (None, "batchnorm", "layernorm"):
+        errors = experiment.gradient_check_net(functions, normalization)
+        worst = max(errors, key=errors.get)
+        print(f"{str(normalization):9}  largest relative error {errors[worst]:.1e}  (in {worst})")
+        assert errors[worst] < 1e-6, (
+            f"With normalization={normalization!r} the network's gradient of {worst} is wrong "
+            f"(relative error {errors[worst]:.1e}). Your forward and backward passes disagree inside "
+            "the network: make sure each of them passes its own check above, and that the backward "
+            "pass uses only what the forward pass put in the cache.")
+
+
+CHECKS = {
+    "batchnorm_forward": _check_forward,
+    "batchnorm_backward": _check_backward,
+    "batchnorm_backward_alt": _check_backward,
+    "layernorm_forward": _check_forward,
+    "layernorm_backward": _check_backward,
+    "preprocessing_analogy": _check_analogy,
+    "batchsize_training": _check_training,
+    "batchsize_most_sensitive": _check_answer(("none", "batchnorm", "layernorm")),
+    "batchsize_layernorm_like": _check_answer(("none", "batchnorm")),
+    "batchsize_bn_mode": _check_answer(("train", "test")),
+    "batchsize_seed_claim": _check_answer(("updates", "examples", "both", "neither")),
+}

@@ -423,7 +423,7 @@ def _adam_step(theta, grad, m, v, scratch, t, learning_rate, beta1=0.9, beta2=0.
 
 
 def train(model, data, batch_size, num_updates, learning_rate=LEARNING_RATE, seed=0,
-          checkpoints=None, num_train_eval=NUM_TRAIN_EVAL, progress=True):
+          checkpoints=None, num_train_eval=NUM_TRAIN_EVAL, progress=True, train_mode_accuracy=True):
     """Train a model with Adam on minibatches and evaluate it at checkpoints.
 
     Inputs:
@@ -437,6 +437,7 @@ def train(model, data, batch_size, num_updates, learning_rate=LEARNING_RATE, see
     - num_train_eval: the first num_train_eval training images are the fixed subset on which
       training accuracy is measured
     - progress: True shows a progress bar; False shows none; a tqdm bar is advanced instead
+    - train_mode_accuracy: False skips train_acc_batch (it is then equal to train_acc)
 
     Returns a dict of numpy arrays (K = number of checkpoints):
     - loss: training loss of each update, shape (num_updates,)
@@ -473,7 +474,7 @@ def train(model, data, batch_size, num_updates, learning_rate=LEARNING_RATE, see
             history["train_acc"][k] = evaluate(model, X_sub, y_sub)[1]
             history["train_acc_batch"][k] = (
                 evaluate(model, X_sub, y_sub, batch_size)[1]
-                if model.normalization == "batchnorm" else history["train_acc"][k])
+                if model.normalization == "batchnorm" and train_mode_accuracy else history["train_acc"][k])
             k += 1
     if bar is not progress:
         bar.close()
@@ -676,8 +677,8 @@ def plot_losses(results, view="updates", window=25):
 # ----------------------------------------------------------------------------------------------
 
 
-def replay(norm_fns, normalization, seed=0, num_updates=200, batch_size=8,
-           hidden_dims=(32, 32, 32), learning_rate=2e-3, num_checkpoints=4):
+def replay(norm_fns, normalization, seed=0, num_updates=60, batch_size=8,
+           hidden_dims=(32, 32), learning_rate=2e-3, num_checkpoints=2):
     """Train a small net briefly with fixed settings and return what it computed.
 
     Two correct implementations of the normalization functions give the same numbers up to
@@ -700,6 +701,6 @@ def replay(norm_fns, normalization, seed=0, num_updates=200, batch_size=8,
     model = FullyConnectedNet(hidden_dims, normalization, norm_fns, seed=init_seed)
     checkpoints = np.linspace(0, num_updates, num_checkpoints + 1).astype(int)[1:]
     history = train(model, data, batch_size, num_updates, learning_rate, seed=order_seed,
-                    checkpoints=checkpoints, progress=False)
+                    checkpoints=checkpoints, progress=False, train_mode_accuracy=False)
     keys = ("loss", "checkpoints", "val_loss", "val_acc", "train_acc")
     return {key: history[key] for key in keys}

@@ -1,0 +1,90 @@
+"""Hidden checks of the backward passes, graded through the cache of the student's own forward."""
+import numpy as np
+
+from autograder import reference
+from autograder.checks.compare import (BN_SHAPES, EPSILONS, LN_SHAPES, RTOL, array_problem, call, cases,
+                                       compare, fmt, is_result, rel_error, returned_tuple)
+from autograder.checks.forward import ln_cases
+from autograder.checks.mistakes import dx_scale, gradient_mistakes
+from autograder.checks.verdicts import Ledger, StudentError
+
+
+def _check_backward(name, forward, axis, cases, param, student, verdict):
+    """Grade a backward function through the cache of the student's own forward pass.
+
+    Inputs:
+    - name, forward: the backward function and the forward function whose cache it takes
+    - axis: the axis the statistics run over (0: batch norm, 1: layer norm)
+    - cases: (x, gamma, beta, eps, dout) tuples
+    - param: function eps -> the forward's parameter dict
+    """
+    reference_forward = getattr(reference, forward)
+    reference_backward = getattr(reference, "layernorm_backward" if axis else "batchnorm_backward_alt")
+    grads = {key: Ledger() for key in ("dx", "dgamma", "dbeta")}
+    untouched, forward_notes = Ledger(needs_evidence=True), Ledger()
+    shapes = Ledger(needs_evidence=True)
+    for x, gamma, beta, eps, dout in cases:
+        context = f"x of shape {fmt(x.shape)}, eps={eps:g}"
+        ref_out, ref_cache = reference_forward(x, gamma, beta, param(eps))
+        expected = dict(zip(("dx", "dgamma", "dbeta"), reference_backward(dout, ref_cache)))
+        try:
+            out, cache = returned_tuple(forward, call(student, forward, x.copy(), gamma.copy(), beta.copy(),
+                                                        param(eps), keep=(1,)), 2, ("out", "cache"))
+        except StudentError as error:
+            for ledger in grads.values():
+                ledger.add(f"{context}: {name} needs the cache of your {forward}, which failed: {error}")
+            continue
+        if array_problem("out", out, x.shape) or rel_error(out, ref_out) > RTOL:
+            forward_notes.add(f"Your {forward}'s output is wrong too; the backward pass is graded "
+                              "through your forward's cache, so fix the forward first.")
+        dout_before = dout.copy()
+        try:
+            result = returned_tuple(name, call(student, name, dout, cache), 3, ("dx", "dgamma", "dbeta"))
+        except StudentError as error:
+            for ledger in grads.values():
+                ledger.add(f"{context}: {error}")
+            continue
+        if not np.array_equal(dout, dout_before):
+            untouched.add(f"{context}: {name} changed its input dout; work on a copy.")
+        if is_result(result[0], x.shape):
+            untouched.saw_result()
+            shapes.saw_result()
+        mistakes = gradient_mistakes(x, gamma, dout_before, eps, axis)
+        scales = {"dx": dx_scale(x, gamma, dout_before, eps, axis, expected["dx"])}
+        for key, value in zip(("dx", "dgamma", "dbeta"), result):
+            grads[key].add(compare(key, value, expected[key], context, mistakes[key], scales.get(key), shapes))
+    verdict.note = forward_notes.failures[0] if forward_notes.failures else ""
+    weights = {"dx": 0.5, "dgamma": 0.25, "dbeta": 0.15}
+    verdict.checks += [grads[key].result(f"{key} (several shapes, N == D)", w) for key, w in weights.items()]
+    verdict.checks.append(untouched.result("dout is left unchanged", 0.05))
+    verdict.checks.append(shapes.result("shapes of dx, dgamma and dbeta", 0.05))
+
+
+def _bn_backward_cases(rng):
+    return [(x, gamma, beta, eps, rng.normal(size=x.shape))
+            for (x, gamma, beta), eps in zip(cases(rng, BN_SHAPES), EPSILONS)]
+
+
+def _check_bn_backward(name, student, rng, verdict):
+    _check_backward(name, "batchnorm_forward", 0, _bn_backward_cases(rng),
+                    lambda eps: {"mode": "train", "eps": eps}, student, verdict)
+
+
+def check_batchnorm_backward(student, rng, verdict):
+    _check_bn_backward("batchnorm_backward", student, rng, verdict)
+
+
+def check_batchnorm_backward_alt(student, rng, verdict):
+    _check_bn_backward("batchnorm_backward_alt", student, rng, verdict)
+    problem = student.facts.get("closed_form_problem") or (
+        "batchnorm_backward_alt calls batchnorm_backward" if "batchnorm_backward" in student.called else "")
+    if problem:
+        verdict.withheld = (f"{problem}. This part asks for the simplified closed form of section 2.3, "
+                            "derived on paper; the graph version earns its points in batchnorm_backward.")
+
+
+def check_layernorm_backward(student, rng, verdict):
+    cases = [(x, gamma, beta, eps, rng.normal(size=x.shape))
+             for (x, gamma, beta), eps in zip(ln_cases(rng, LN_SHAPES), EPSILONS)]
+    _check_backward("layernorm_backward", "layernorm_forward", 1, cases, lambda eps: {"eps": eps},
+                    student, verdict)

@@ -44,3 +44,17 @@ def test_installed_versions_match_the_pins():
             package, version = PIN.match(line).groups()
             installed = metadata.version(package)
             assert installed.split("+")[0] == version, f"{package}: installed {installed}, pinned {version}"
+
+
+def test_github_actions_runs_the_same_command_as_ci():
+    """.github/workflows/ci.yml and .ci/run both run the README's test command, `make test`."""
+    import yaml
+
+    from conftest import REPO
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    commands = [step["run"] for step in steps if "run" in step]
+    assert any(command.split()[-2:] == ["make", "test"] for command in commands), commands
+    ci_run = (REPO / ".ci" / "run").read_text()
+    assert "make test" in [line.strip() for line in ci_run.splitlines()]

@@ -112,7 +112,9 @@ def test_grading_refuses_without_a_sandbox_unless_the_instructor_opts_out(course
 def test_results_json_is_gradescope_shaped(class_of_eight):
     results = class_of_eight.results("student0")
     assert set(results) >= {"score", "tests", "output", "execution_time"}
-    assert [t["name"] for t in results["tests"]] == ASSIGNMENT.auto_parts
+    assert [t["name"] for t in results["tests"]] == ASSIGNMENT.parts
+    manual = [t for t in results["tests"] if t["name"] in ASSIGNMENT.manual_parts]
+    assert all("score" not in t and "not graded yet" in t["output"] for t in manual), manual
     feedback_copy = class_of_eight.root / "feedback" / "student0" / ASSIGNMENT.id / "results.json"
     assert feedback_copy.read_text() == (class_of_eight.root / "autograded" / "student0" / ASSIGNMENT.id
                                           / "results.json").read_text()

@@ -59,6 +59,7 @@ def test_untouched_release_fails_every_check_with_a_message_a_student_can_act_on
         cell = next(c for c in release_run.cells if grade_id(c) == course.test_cell_id(part))
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert errors, f"the check of {part} passes on an empty stub"
-        assert errors[0].ename == "AssertionError", f"{part}: {errors[0].ename} {errors[0].evalue}"
+        assert errors[0].ename == "CheckFailed", f"{part}: {errors[0].ename} {errors[0].evalue}"
+        assert len(errors[0].traceback) == 1, "a failed check shows its sentence, not a traceback"
         assert any(words in errors[0].evalue for words in ("not been written yet", "must be one of")), \
             errors[0].evalue

@@ -6,10 +6,10 @@ from autograder.checks.compare import (BN_SHAPES, EPSILONS, LN_SHAPES, RTOL, arr
                                        compare, fmt, is_result, rel_error, returned_tuple)
 from autograder.checks.forward import ln_cases
 from autograder.checks.mistakes import dx_scale, gradient_mistakes
-from autograder.checks.verdicts import Ledger, StudentError
+from autograder.checks.verdicts import Check, Ledger, StudentError
 
 
-def _check_backward(name, forward, axis, cases, param, student, verdict):
+def _check_backward(name, forward, axis, cases, param, student, verdict, rng):
     """Grade a backward function through the cache of the student's own forward pass.
 
     Inputs:
@@ -17,6 +17,7 @@ def _check_backward(name, forward, axis, cases, param, student, verdict):
     - axis: the axis the statistics run over (0: batch norm, 1: layer norm)
     - cases: (x, gamma, beta, eps, dout) tuples
     - param: function eps -> the forward's parameter dict
+    - rng: for the inputs of the large batch (numerical_problem)
     """
     reference_forward = getattr(reference, forward)
     reference_backward = getattr(reference, "layernorm_backward" if axis else "batchnorm_backward_alt")
@@ -54,10 +55,56 @@ def _check_backward(name, forward, axis, cases, param, student, verdict):
         for key, value in zip(("dx", "dgamma", "dbeta"), result):
             grads[key].add(compare(key, value, expected[key], context, mistakes[key], scales.get(key), shapes))
     verdict.note = forward_notes.failures[0] if forward_notes.failures else ""
+    problem, message = numerical_problem(name, forward, axis, param, student, rng)
+    if problem:
+        verdict.withheld = problem
+        student.facts.setdefault("numerical", []).append(name)
     weights = {"dx": 0.5, "dgamma": 0.25, "dbeta": 0.15}
     verdict.checks += [grads[key].result(f"{key} (several shapes, N == D)", w) for key, w in weights.items()]
     verdict.checks.append(untouched.result("dout is left unchanged", 0.05))
     verdict.checks.append(shapes.result("shapes of dx, dgamma and dbeta", 0.05))
+    verdict.checks.append(Check(f"a large batch {fmt(LARGE[axis])}: finishes in time, right result", 0.05,
+                                not problem and not message, problem or message))
+
+
+# A batch so large along the statistics' axis that differencing the forward pass one row (batch
+# norm) or one column (layer norm) at a time needs that many forward passes over all of it, while
+# an analytic backward pass, even one with Python loops over rows or features, needs a few passes.
+# Measured (benchmarks/numerical_backward_cost.py): see COST_LIMIT.
+LARGE = {0: (100_000, 2), 1: (2, 100_000)}
+COST_LIMIT = 15.0  # seconds for the backward call on LARGE
+
+
+def numerical_problem(name, forward, axis, param, student, rng):
+    """Run the backward pass on a LARGE batch; '' when it finishes in time, else why it earns nothing.
+
+    Returns (problem, message): problem is set when the pass did not finish (it then earns no
+    points); message is set when it finished with a wrong result or failed otherwise.
+    """
+    shape = LARGE[axis]
+    x = rng.normal(size=shape) * rng.uniform(0.5, 2.0, size=(1, shape[1]) if axis == 0 else (shape[0], 1))
+    gamma, beta = 1.0 + 0.3 * rng.normal(size=shape[1]), 0.3 * rng.normal(size=shape[1])
+    dout = rng.normal(size=shape)
+    context = f"a large batch, x of shape {fmt(shape)}"
+    try:
+        _, cache = returned_tuple(forward, call(student, forward, x, gamma, beta, param(1e-5), keep=(1,)), 2,
+                                  ("out", "cache"))
+        result = returned_tuple(name, call(student, name, dout, cache, timeout=COST_LIMIT), 3,
+                                ("dx", "dgamma", "dbeta"))
+    except StudentError as error:
+        if "did not finish within" in str(error) or "stopped earlier for running too long" in str(error):
+            return (f"{name} did not finish within {COST_LIMIT:g} s on {context}, where an analytic backward "
+                    "pass (even one with Python loops over rows or features) takes about a second. A backward "
+                    "pass that differentiates the forward pass numerically (one forward pass per row or "
+                    "column) takes hours there, and earns none of this part's points."), ""
+        return "", f"{context}: {error}"
+    _, ref_cache = getattr(reference, forward)(x, gamma, beta, param(1e-5))
+    backward = reference.layernorm_backward if axis else reference.batchnorm_backward_alt
+    expected = backward(dout, ref_cache)
+    scale = dx_scale(x, gamma, dout, 1e-5, axis, expected[0])
+    problems = [compare(key, value, want, context, scale=scale if key == "dx" else None)
+                for key, value, want in zip(("dx", "dgamma", "dbeta"), result, expected)]
+    return "", "\n".join(p for p in problems if p)
 
 
 def _bn_backward_cases(rng):
@@ -67,7 +114,7 @@ def _bn_backward_cases(rng):
 
 def _check_bn_backward(name, student, rng, verdict):
     _check_backward(name, "batchnorm_forward", 0, _bn_backward_cases(rng),
-                    lambda eps: {"mode": "train", "eps": eps}, student, verdict)
+                    lambda eps: {"mode": "train", "eps": eps}, student, verdict, rng)
 
 
 def check_batchnorm_backward(student, rng, verdict):
@@ -87,4 +134,4 @@ def check_layernorm_backward(student, rng, verdict):
     cases = [(x, gamma, beta, eps, rng.normal(size=x.shape))
              for (x, gamma, beta), eps in zip(ln_cases(rng, LN_SHAPES), EPSILONS)]
     _check_backward("layernorm_backward", "layernorm_forward", 1, cases, lambda eps: {"eps": eps},
-                    student, verdict)
+                    student, verdict, rng)

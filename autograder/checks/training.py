@@ -91,7 +91,17 @@ def check_batchsize_training(student, rng, verdict):
          "The training run uses your layernorm_forward and layernorm_backward.",
          "Validation uses your layernorm_forward on each example."),
     )
+    numerical = set(student.facts.get("numerical", ()))
     for name, normalization, w_train, w_eval, train_hint, eval_hint in runs:
+        backward = REPLAY_BACKWARD if normalization == "batchnorm" else "layernorm_backward"
+        if backward in numerical:
+            problem = (f"{name}: the training run uses your {backward}, which differentiates numerically "
+                       "(see that part): no points for it here either.")
+            verdict.checks += [Check(f"{name} inside a training run: the losses of every update", w_train, False,
+                                     problem),
+                               Check(f"{name} after training: test-mode validation and training accuracy", w_eval,
+                                     False, problem)]
+            continue
         expected = _reference_replay(normalization, seed)
         try:
             got = _student_replay(student, normalization, seed)

@@ -75,8 +75,26 @@ def parse(path, kind):
 
 
 # what every corpus student writes in the manually graded cells (graders read these)
-WRITTEN_ANSWER = ("Option 3 uses one statistic per pixel computed over all images (across examples), like "
-                  "batch norm; option 2 uses all values of a single image, like layer norm.")
+WRITTEN_ANSWERS = {
+    "preprocessing_justification": (
+        "Option 3 subtracts one mean image computed over the whole data set, so every pixel (a "
+        "feature) gets its own statistic taken across all the examples, which is what batch norm "
+        "does per feature across the batch. Option 2 only looks at the pixels of one image and "
+        "rescales that image by itself, like layer norm uses all features of a single example. "
+        "Option 1 is close but works row by row, so it is more like group norm."),
+    "batchsize_explanation": (
+        "With small batches the mean and variance batch norm computes in training are noisy, so the "
+        "same image gets normalized differently depending on which images share its batch, and the "
+        "running averages used at test time are averages of those noisy estimates. In my results "
+        "test mode classified the training images better than train mode at batch size 5, so the "
+        "noise during training hurt more than the running averages did. Layer norm normalizes each "
+        "image with its own statistics, so it never sees the batch; its accuracy still moves a little "
+        "because smaller batches also mean noisier gradient steps, just like the network without "
+        "normalization. Layer norm is the worse choice when different features have very different "
+        "scales that matter (e.g. in convolutional nets), and batch norm is fine when batches are "
+        "large and the test data look like the training data."),
+}
+WRITTEN_ANSWER = WRITTEN_ANSWERS["preprocessing_justification"]
 
 # answer variables and the answer cell that sets them
 ANSWER_VARIABLES = {"bn_analogy": "preprocessing_analogy", "ln_analogy": "preprocessing_analogy"}
@@ -116,7 +134,7 @@ def notebook(entry, assignment=None):
         if not meta.get("solution"):
             continue
         if cell.cell_type == "markdown":
-            cell.source = WRITTEN_ANSWER
+            cell.source = WRITTEN_ANSWERS[grade_id]
             continue
         if grade_id in entry.functions:
             source = entry.functions[grade_id]

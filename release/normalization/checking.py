@@ -117,6 +117,18 @@ def check_option(name, value, options):
 # The visible checks of each part
 
 
+class CheckFailed(AssertionError):
+    """A visible check that failed, shown as its sentence alone: no traceback to scroll through
+    (in the notebook and in Validate's report). Errors raised by your own code keep theirs."""
+
+    def __init__(self, part, message):
+        super().__init__(message)
+        self.part = part
+
+    def _render_traceback_(self):  # how IPython shows this exception
+        return [f"\x1b[0;31mCheck of {self.part} failed:\x1b[0m {self}"]
+
+
 def check(part, namespace):
     """Run the visible checks of one part of the notebook (namespace: the notebook's globals()).
 
@@ -124,7 +136,10 @@ def check(part, namespace):
     """
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         return
-    CHECKS[part](namespace, part)
+    try:
+        CHECKS[part](namespace, part)
+    except AssertionError as error:
+        raise CheckFailed(part, str(error)) from None
     print(f"{part} passes the visible checks.")
 
 
@@ -216,7 +231,8 @@ def _check_training(namespace, part):
     for normalization in (None, "batchnorm", "layernorm"):
         errors = experiment.gradient_check_net(functions, normalization)
         worst = max(errors, key=errors.get)
-        print(f"{str(normalization):9}  largest relative error {errors[worst]:.1e}  (in {worst})")
+        label = experiment.LABELS[experiment.norm_name(normalization)]
+        print(f"{label:17} largest relative error {errors[worst]:.1e}  (in {worst})")
         assert errors[worst] < 1e-6, (
             f"With normalization={normalization!r} the network's gradient of {worst} is wrong "
             f"(relative error {errors[worst]:.1e}). Your forward and backward passes disagree inside "

@@ -550,6 +550,12 @@ def run_batch_size_experiment(norm_fns, batch_sizes=BATCH_SIZES, num_updates=NUM
                                        seed=order_seed, checkpoints=sorted(needed[b]),
                                        progress=bar)
     bar.close()
+    if getattr(bar, "container", None) is not None:
+        # a notebook progress widget: saved with the notebook, it could not be shown again after
+        # reopening ("model not found"), so it leaves nothing behind
+        from IPython.display import clear_output
+
+        clear_output()
 
     views = {}
     for view, count in counts.items():
@@ -585,16 +591,16 @@ def results_table(results):
     lines = []
     for summary in results["views"].values():
         sizes, counts = summary["batch_sizes"], summary["num_updates"]
-        lines.append(summary["title"])
-        lines.append(f"{'':34}" + "".join(f"{f'batch {b} ({n} upd.)':>22}"
-                                          for b, n in zip(sizes, counts)))
+        lines.append(summary["title"] + ": validation / training accuracy")
+        lines.append(f"{'':22}" + "".join(f"{f'batch {b}':>15}" for b in sizes))
+        lines.append(f"{'':22}" + "".join(f"{f'{n} updates':>15}" for n in counts))
         for name in results["normalizations"]:
-            cells = "".join(f"{f'{v:.3f} / {t:.3f}':>22}" for v, t in
+            cells = "".join(f"{f'{v:.3f} / {t:.3f}':>15}" for v, t in
                             zip(summary["val_acc"][name], summary["train_acc"][name]))
-            lines.append(f"{LABELS[name] + ': val / train':34}{cells}")
+            lines.append(f"{LABELS[name]:22}{cells}")
             if name == "batchnorm":
-                cells = "".join(f"{f'{t:.3f}':>22}" for t in summary["train_acc_batch"][name])
-                lines.append(f"{'  train, in train mode':34}{cells}")
+                cells = "".join(f"{f'{t:.3f}':>15}" for t in summary["train_acc_batch"][name])
+                lines.append(f"{'  training, train mode':22}{cells}")
         lines.append("")
     return "\n".join(lines)
 
@@ -666,9 +672,11 @@ def plot_losses(results, view="updates", window=25):
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(f"training loss (mean of {window} updates)")
-    axes[0, -1].legend()
+    # one legend for all panels, below them, where it covers no curve
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle(summary["title"])
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 

@@ -1,7 +1,9 @@
 # normlab — the two commands: `make demo` (set up, release, grade the bundled examples)
 # and `make test` (set up, run the whole test suite). See README.md.
 
-PYTHON ?= python3.11
+# The system's Python 3.11 when there is one: a course environment built on it works for every
+# user of the machine (graders who are not root included); otherwise python3.11 from PATH.
+PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3.11)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 ASSIGNMENT ?= normalization
@@ -10,6 +12,13 @@ WORKERS ?= 2
 # SANDBOX=off: the instructor's explicit opt-out (trusted submissions only).
 SANDBOX ?= on
 STUDENTS ?=
+# SCHEDULER=tcp://HOST:PORT grades on that Dask cluster; DB_URL=postgresql+psycopg2://... keeps the
+# course gradebook in that database (make grade, make lab, make feedback and nbgrader all use it).
+SCHEDULER ?=
+DB_URL ?=
+ifneq ($(DB_URL),)
+export NORMLAB_DB_URL := $(DB_URL)
+endif
 
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
@@ -30,7 +39,7 @@ release: env
 
 ## grade: grade every submission in submitted/ (WORKERS at a time)
 grade: env sandbox-tools
-	$(BIN)/python -m autograder.grade $(ASSIGNMENT) --workers $(WORKERS) --sandbox $(SANDBOX) $(if $(STUDENTS),--students $(STUDENTS))
+	$(BIN)/python -m autograder.grade $(ASSIGNMENT) --workers $(WORKERS) --sandbox $(SANDBOX) $(if $(STUDENTS),--students $(STUDENTS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 ## feedback: after grading by hand, regenerate every student's feedback, results.json and grades.csv
 feedback: env

@@ -75,8 +75,12 @@ def record(assignment, outcome, collected=None):
 
 
 def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=2, sandboxed=True,
-                progress=True, job_timeout=None):
+                progress=True, job_timeout=None, scheduler=None):
     """Grade submissions, update the course gradebook, write results.json and grades.csv.
+
+    Inputs:
+    - workers: local worker processes (ignored with a scheduler)
+    - scheduler: address of a Dask scheduler (tcp://HOST:PORT) to grade on its cluster
 
     Returns the list of Outcome dicts, in student order.
     """
@@ -98,8 +102,13 @@ def grade_class(assignment_id=course.DEFAULT_ASSIGNMENT, students=None, workers=
     for outcome in unusable:
         on_outcome(outcome)
     if tasks:
-        timeout = job_timeout or assignment.submission_timeout + pools.JOB_OVERHEAD
-        pool = pools.LocalPool(min(workers, len(tasks)), job_timeout=timeout)
+        if scheduler:
+            from autograder import cluster
+
+            pool = cluster.DaskPool(scheduler)
+        else:
+            timeout = job_timeout or assignment.submission_timeout + pools.JOB_OVERHEAD
+            pool = pools.LocalPool(min(workers, len(tasks)), job_timeout=timeout)
         try:
             pool.run(tasks, on_outcome)
         finally:
@@ -125,6 +134,8 @@ def main(argv=None):
     parser.add_argument("--sandbox", choices=("on", "off"), default="on",
                         help="off: run student code unsandboxed (trusted submissions only)")
     parser.add_argument("--job-timeout", type=float, default=None)
+    parser.add_argument("--scheduler", default=None,
+                        help="grade on the Dask cluster of this scheduler (tcp://HOST:PORT)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -142,10 +153,11 @@ def main(argv=None):
     started = time.monotonic()
     assignment = course.assignment(args.assignment)
     outcomes = grade_class(args.assignment, args.students, args.workers, sandboxed,
-                           progress=not args.quiet, job_timeout=args.job_timeout)
+                           progress=not args.quiet, job_timeout=args.job_timeout, scheduler=args.scheduler)
     print(export.summary_table(assignment, [o["student"] for o in outcomes]))
-    print(f"graded {len(outcomes)} submission(s) in {time.monotonic() - started:.1f} s "
-          f"with {args.workers} worker(s); grades in {text.one_line(course.GRADES_CSV.name)}")
+    where = f"on the cluster at {args.scheduler}" if args.scheduler else f"with {args.workers} worker(s)"
+    print(f"graded {len(outcomes)} submission(s) in {time.monotonic() - started:.1f} s {where}; "
+          f"grades in {text.one_line(course.GRADES_CSV.name)}")
     return 0
 
 

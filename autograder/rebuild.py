@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder.feedback import without_hidden_tests
 from autograder.lenient import UnreadableNotebook, counted, read_cells
 
 __all__ = ["Notes", "UnreadableNotebook", "read_cells", "rebuild", "rebuild_file"]
@@ -217,7 +218,7 @@ def _recognise_others(cells, release_cells, roles, notes):
             i = by_id[cell["id"]]
         if i is not None:
             roles[j] = i
-            if cell["source"] != release_cells[i].source:
+            if without_hidden_tests(cell["source"]).strip() != without_hidden_tests(release_cells[i].source).strip():
                 grade_id = _nbgrader(release_cells[i]).get("grade_id")
                 notes.remarks.append(f"edits to the read-only cell {grade_id} were undone")
         elif cell["source"] in by_text:

@@ -4,13 +4,18 @@ Each submission is autograded into a private, throwaway gradebook; its record (p
 data) is then written into the course gradebook in one short transaction. The course
 gradebook is only ever touched here, by one process, and only in the fields autograding
 owns (auto scores, auto comments, timestamp, late penalty): manual grades survive, and a
-failed run can never leave a stale score behind. Records from other machines (shards)
-merge the same way.
+failed run can never leave a stale score behind. (Grading on other machines goes through a Dask
+cluster whose outcomes come back to the one grading command: autograder.cluster.)
 """
+import contextlib
+import fcntl
+import random
+import time
 import warnings
+from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 
 
 def read_record(db_url, assignment_id, student_id):
@@ -39,12 +44,27 @@ def failed_record(timestamp=None, notebook=None, scores=None):
     return {"timestamp": timestamp, "notebooks": notebooks, "failed": True}
 
 
+WRITE_ATTEMPTS = 6
+
+
 def write_record(db_url, assignment_id, student_id, record):
     """Write a record into the course gradebook, creating the submission when needed.
 
     Cells the record does not mention score 0 when autograded, and wait for a grader when
     manually graded. Manual scores already given stay; such cells are marked for review.
+    Another writer at the same moment (a second grading run, a grader saving a score in
+    formgrader) makes the transaction start again, a few times, before it gives up.
     """
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            return _write_record(db_url, assignment_id, student_id, record)
+        except (IntegrityError, OperationalError):
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 2**attempt * (1 + random.random()))
+
+
+def _write_record(db_url, assignment_id, student_id, record):
     with Gradebook(db_url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission trips them; harmless
         try:
@@ -59,6 +79,8 @@ def write_record(db_url, assignment_id, student_id, record):
             grades, comments = data.get("grades", {}), data.get("comments", {})
             manual = {cell.name for cell in notebook.notebook.solution_cells}
             for grade in notebook.grades:
+                # PostgreSQL: lock the row, so that a manual score saved meanwhile is read, not lost
+                gb.db.refresh(grade, with_for_update=not db_url.startswith("sqlite"))
                 if grade.name in grades:
                     grade.auto_score = grades[grade.name]
                 else:
@@ -67,6 +89,33 @@ def write_record(db_url, assignment_id, student_id, record):
             for comment in notebook.comments:
                 comment.auto_comment = comments.get(comment.name)
         gb.db.commit()
+
+
+@contextlib.contextmanager
+def gradebook_lock(db_url):
+    """Hold the course gradebook for one grading command's set-up (creating its tables and the
+    assignment), so that two commands starting at once do not both create them.
+
+    SQLite: a lock file beside the database; PostgreSQL: an advisory lock of the server.
+    """
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.split("///", 1)[1] + ".lock")
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("select pg_advisory_lock(20261218)"))
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("select pg_advisory_unlock(20261218)"))
+    finally:
+        engine.dispose()
 
 
 def manual_grades(db_url, assignment_id, student_id):
@@ -104,57 +153,3 @@ def apply_manual(db_url, assignment_id, student_id, manual):
                 if comment.name in manual and manual[comment.name].get("comment"):
                     comment.manual_comment = manual[comment.name]["comment"]
         gb.db.commit()
-
-
-def merge(shard_root, assignment_id=None):
-    """Merge another machine's grading of some students (a shard) into this course.
-
-    Inputs:
-    - shard_root: the course folder a shard was graded in (its gradebook.db, autograded/, feedback/)
-
-    Every submission of the assignment in the shard's gradebook becomes a record in this
-    course's gradebook, and the shard's autograded/ and feedback/ folders of those students
-    are copied here. Returns the student ids merged.
-    """
-    import shutil
-    from pathlib import Path
-
-    from autograder import course, release
-
-    assignment = course.assignment(assignment_id or course.DEFAULT_ASSIGNMENT)
-    release.ensure_gradebook(assignment, release.gradebook_template(assignment))
-    shard_root = Path(shard_root)
-    shard_db = f"sqlite:///{shard_root / 'gradebook.db'}"
-    with Gradebook(shard_db) as gb:
-        students = sorted(s.student.id for s in gb.find_assignment(assignment.id).submissions)
-    for student in students:
-        write_record(f"sqlite:///{course.GRADEBOOK}", assignment.id, student,
-                     read_record(shard_db, assignment.id, student))
-        for folder in (course.AUTOGRADED, course.FEEDBACK):
-            source = shard_root / folder.name / student / assignment.id
-            if source.is_dir():
-                target = folder / student / assignment.id
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(source, target, symlinks=True)
-    return students
-
-
-def main(argv=None):
-    """python -m autograder.records merge <shard course folder> [...]"""
-    import sys
-
-    from autograder import course, export
-
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2 or argv[0] != "merge":
-        print(main.__doc__)
-        return 2
-    for shard in argv[1:]:
-        merged = merge(shard)
-        print(f"merged {len(merged)} submission(s) from {shard}")
-    export.write_grades_csv(course.assignment())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -30,7 +30,7 @@ def generate(assignment, db_url=None, release_dir=None):
     if not result["success"]:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}\n"
                            f"{result.get('error', '')}")
-    _set_due_date(assignment, db_url or f"sqlite:///{course.GRADEBOOK}")
+    _set_due_date(assignment, db_url or course.gradebook_url())
 
 
 def _set_due_date(assignment, db_url):
@@ -71,32 +71,38 @@ def _cells(db_url, assignment):
 def ensure_gradebook(assignment, template_db):
     """Make the course gradebook hold the assignment exactly as source/ defines it.
 
-    A fresh clone has no gradebook: it starts as a copy of the template. If source/ changed its
-    graded cells since, the gradebook follows, unless students have already submitted (then
-    nbgrader cannot change cells, and grading stops with a clear message).
+    A fresh clone has no gradebook: a SQLite one starts as a copy of the template, a PostgreSQL
+    one gets its tables and the assignment from nbgrader generate_assignment. If source/ changed
+    its graded cells since, the gradebook follows, unless students have already submitted (then
+    nbgrader cannot change cells, and grading stops with a clear message). Grading commands that
+    start at once take turns here (records.gradebook_lock).
     """
     from nbgrader.api import Gradebook
 
-    if not course.GRADEBOOK.exists():
-        shutil.copyfile(template_db, course.GRADEBOOK)
-        return
-    course_db = f"sqlite:///{course.GRADEBOOK}"
-    wanted = _cells(f"sqlite:///{template_db}", assignment)
-    if _cells(course_db, assignment) == wanted:
-        _set_due_date(assignment, course_db)
-        return
-    with Gradebook(course_db) as gb:
-        try:
-            submitted = len(gb.find_assignment(assignment.id).submissions)
-        except Exception:
-            submitted = 0
-    if submitted:
-        raise RuntimeError(
-            f"source/{assignment.id} changed its graded cells after {submitted} submission(s) were "
-            "recorded in gradebook.db; nbgrader cannot change cells of a collected assignment. Restore "
-            "the cells, or start a new gradebook for the changed assignment.")
-    with tempfile.TemporaryDirectory() as scratch:
-        generate(assignment, release_dir=Path(scratch) / "release")
+    from autograder import records
+
+    course_db = course.gradebook_url()
+    with records.gradebook_lock(course_db):
+        if course_db.startswith("sqlite") and not course.GRADEBOOK.exists():
+            shutil.copyfile(template_db, course.GRADEBOOK)
+            return
+        wanted = _cells(f"sqlite:///{template_db}", assignment)
+        current = _cells(course_db, assignment)
+        if current == wanted:
+            _set_due_date(assignment, course_db)
+            return
+        with Gradebook(course_db) as gb:
+            try:
+                submitted = len(gb.find_assignment(assignment.id).submissions)
+            except Exception:
+                submitted = 0
+        if submitted:
+            raise RuntimeError(
+                f"source/{assignment.id} changed its graded cells after {submitted} submission(s) were "
+                "recorded in the gradebook; nbgrader cannot change cells of a collected assignment. Restore "
+                "the cells, or start a new gradebook for the changed assignment.")
+        with tempfile.TemporaryDirectory() as scratch:
+            generate(assignment, db_url=course_db, release_dir=Path(scratch) / "release")
 
 
 def gradebook_template(assignment):

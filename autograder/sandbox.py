@@ -1,17 +1,22 @@
-"""The sandboxed grading kernel: bubblewrap + an unprivileged uid + resource limits.
+"""The sandboxed grading kernel: bubblewrap, a uid of its own, Landlock and resource limits.
 
-`make grade` runs nbgrader with a kernelspec whose command is this module. When Jupyter
-starts a kernel, this module builds a bubblewrap sandbox and replaces itself with
-`prlimit ... bwrap ... setpriv ... python -m ipykernel_launcher`, so the student's code:
+`make grade` runs nbgrader with a kernelspec whose command is this file. When Jupyter starts a
+kernel, it builds a bubblewrap sandbox and replaces itself with
+`prlimit ... bwrap ... [setpriv ...] python confine.py ... python -m ipykernel_launcher`, so the
+student's code:
 
-- sees only the Python environment (read-only; deep-learning libraries masked), the
-  system's /usr, /etc and libraries (read-only), its own autograded folder (read-only),
-  a private /tmp, and the two folders the kernel needs to talk to the grader;
+- sees only the Python environment (read-only; deep-learning libraries masked), the system's
+  /usr, /etc and libraries (read-only), its own autograded folder (read-only), a private /tmp,
+  and the two folders the kernel needs to talk to the grader;
 - has no network (a new network namespace; the kernel speaks ZeroMQ over IPC sockets);
-- runs as an unprivileged uid of its own with no capabilities, in new pid/ipc/uts namespaces;
+- runs as a uid of its own with no capabilities, in new pid/ipc/uts namespaces: as root, a
+  fresh unprivileged uid (setpriv); as a normal user, a uid inside a new user namespace;
+- writes new files only in its capped /tmp, and in its runtime folder only its sockets
+  (autograder/confine.py, Landlock);
 - is limited in address space, CPU time, processes, file size and /tmp size.
 
-Everything a job needs travels in a JSON file named by NORMLAB_SANDBOX_JOB.
+Everything a job needs travels in a JSON file named by NORMLAB_SANDBOX_JOB. Jupyter starts this
+file as `python -I sandbox.py`, so it imports the standard library only.
 """
 import json
 import os
@@ -30,8 +35,12 @@ UID_RANGE = (200_000, 2_000_000)
 # Libraries the student must not call instead of writing the code (masked in the sandbox).
 MASKED_PACKAGES = ("torch", "torchgen", "functorch", "jax", "jaxlib", "tensorflow")
 BRIDGE_MODULES = ("__init__.py", "wire.py", "hidden.py")
-# matplotlib's config and cache folder inside the sandbox: in its capped /tmp
+CONFINE = "normlab_confine.py"  # autograder/confine.py, in the bridge folder
+# inside the sandbox: matplotlib's config and cache folder (in the capped /tmp), and where the
+# kernel's runtime folder (its connection file and sockets) appears: outside /tmp, so that
+# Landlock can tell the two apart
 MPLCONFIGDIR = "/tmp/matplotlib"
+INSIDE_RUNTIME = "/run/normlab-kernel"
 
 
 @dataclass
@@ -47,12 +56,17 @@ class Limits:
 
 @dataclass
 class Job:
-    """What one sandboxed kernel needs: where things are, and who it runs as."""
+    """What one sandboxed kernel needs: where things are, and who it runs as.
+
+    - mode: "root" (the grader is root: setpriv to `uid`) or "user" (a user namespace in which
+      the kernel is `uid`)
+    """
 
     uid: int
-    runtime_dir: str     # Jupyter's connection file and IPC sockets (writable by uid until `lock`)
+    runtime_dir: str     # Jupyter's connection file and IPC sockets
     check_dir: str       # the grader's check socket (read-only inside)
     bridge_dir: str      # the `autograder` stub package the hidden cells import
+    mode: str = "root"
     font_cache: str = ""  # the grader's matplotlib font list, read-only in the sandbox's /tmp
     env: dict = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
@@ -67,20 +81,27 @@ class Job:
         return cls(**data)
 
 
+def mode():
+    """How this grader isolates kernels: "root" (a fresh uid) or "user" (a user namespace)."""
+    return "root" if os.geteuid() == 0 else "user"
+
+
 def available():
     """Return (True, '') when a sandbox can start here, else (False, reason)."""
     if sys.platform != "linux":
         return False, f"bubblewrap sandboxes need Linux (this is {sys.platform})"
-    for tool in ("bwrap", "prlimit", "setpriv"):
+    for tool in ("bwrap", "prlimit") + (("setpriv",) if mode() == "root" else ()):
         if shutil.which(tool) is None:
             return False, f"{tool} is not installed (Debian/Ubuntu: apt-get install bubblewrap util-linux)"
-    if os.geteuid() != 0:
-        return False, "the grading sandbox switches to an unprivileged uid, which needs root"
-    probe = subprocess.run(_bwrap_prefix(Limits()) + ["--ro-bind", "/", "/", "true"],
+    probe = subprocess.run(_prefix(Limits(), mode(), UID_RANGE[0]) + ["--ro-bind", "/", "/", "true"],
                            capture_output=True, text=True)
-    if probe.returncode != 0:
-        return False, f"bwrap cannot start here: {probe.stderr.strip()}"
-    return True, ""
+    if probe.returncode == 0:
+        return True, ""
+    if mode() == "user":
+        return False, ("unprivileged user namespaces are not available on this machine "
+                       f"({probe.stderr.strip()}): grade as root, or enable them "
+                       "(sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0)")
+    return False, f"bwrap cannot start here: {probe.stderr.strip()}"
 
 
 def matplotlib_cache():
@@ -110,14 +131,15 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     uid = random.SystemRandom().randrange(*UID_RANGE)
     runtime = job_dir / "runtime"
     runtime.mkdir()
-    # the kernel's uid may create its sockets here until `lock` (owner root, group the uid)
-    os.chown(runtime, 0, uid)
-    runtime.chmod(0o770)
+    if mode() == "root":  # the kernel's uid may create its sockets here (owner root, group the uid)
+        os.chown(runtime, 0, uid)
+        runtime.chmod(0o770)
     bridge = job_dir / "bridge" / "autograder"
     bridge.mkdir(parents=True)
+    here = Path(__file__).resolve().parent
     for name in BRIDGE_MODULES:
-        source = Path(__file__).parent / name
-        (bridge / name).write_text(source.read_text() if name != "__init__.py" else "")
+        (bridge / name).write_text((here / name).read_text() if name != "__init__.py" else "")
+    shutil.copyfile(here / "confine.py", job_dir / "bridge" / CONFINE)
     for package in MASKED_PACKAGES:  # found before site-packages: `import torch` fails loudly
         blocker = job_dir / "bridge" / package
         blocker.mkdir()
@@ -127,9 +149,9 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
     fonts = matplotlib_cache()
-    job = Job(uid=uid, runtime_dir=str(runtime), check_dir=str(check_dir),
-              bridge_dir=str(job_dir / "bridge"), font_cache=str(fonts or ""),
-              env={"MPLCONFIGDIR": MPLCONFIGDIR, **(extra_env or {})}, limits=limits or Limits())
+    job = Job(uid=uid, runtime_dir=str(runtime), check_dir=str(check_dir), bridge_dir=str(job_dir / "bridge"),
+              mode=mode(), font_cache=str(fonts or ""), env={"MPLCONFIGDIR": MPLCONFIGDIR, **(extra_env or {})},
+              limits=limits or Limits())
     job.save(job_dir / "job.json")
 
     kernels = job_dir / "jupyter" / "kernels" / KERNEL_NAME
@@ -144,36 +166,25 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
         "interrupt_mode": "message",
         "env": {JOB_ENV: str(job_dir / "job.json")},
     }))
-    env = {
-        "JUPYTER_PATH": str(job_dir / "jupyter"),
-        "JUPYTER_RUNTIME_DIR": str(runtime),
-    }
+    env = {"JUPYTER_PATH": str(job_dir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(runtime)}
     return env, job
 
 
 def lock(job):
-    """After the kernel has made its sockets: its uid can no longer create files in the only host
-    folder it could write to, so everything it writes stays in its capped /tmp."""
-    os.chmod(job.runtime_dir, 0o750)
+    """After the kernel has made its sockets (root mode): its uid can no longer create anything in
+    the runtime folder (Landlock already refuses all but sockets; this holds without it too)."""
+    if job.mode == "root":
+        os.chmod(job.runtime_dir, 0o750)
 
 
-def nbgrader_arguments(job):
-    """nbgrader options that select the sandboxed kernel and its IPC transport."""
-    return [
-        f"--Execute.kernel_name={KERNEL_NAME}",
-        "--KernelManager.transport=ipc",
-        f"--KernelManager.ip={job.runtime_dir}/kernel",
-    ]
-
-
-def _bwrap_prefix(limits):
-    return [
-        "prlimit", f"--as={limits.address_space}", f"--cpu={limits.cpu_seconds}",
-        f"--nproc={limits.processes}", f"--fsize={limits.file_size}", "--core=0",
-        "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-        "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-    ]
+def _prefix(limits, how, uid):
+    """prlimit and bubblewrap's namespaces (the process limit is set inside: confine.py)."""
+    identity = (["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if how == "root"
+                else ["--unshare-user", "--uid", str(uid), "--gid", str(uid)])
+    return ["prlimit", f"--as={limits.address_space}", f"--cpu={limits.cpu_seconds}",
+            f"--fsize={limits.file_size}", "--core=0",
+            "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", *identity]
 
 
 def _parents(path):
@@ -186,9 +197,9 @@ def _parents(path):
 
 
 def command(job, connection_file, cwd):
-    """The full command line that starts the sandboxed kernel."""
+    """The full command line that starts the sandboxed kernel (connection_file: its inside path)."""
     limits = job.limits
-    args = _bwrap_prefix(limits)
+    args = _prefix(limits, job.mode, job.uid)
     for system_dir in ("/usr", "/etc", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
         if os.path.isdir(system_dir) and not os.path.islink(system_dir):
             args += ["--ro-bind", system_dir, system_dir]
@@ -204,7 +215,7 @@ def command(job, connection_file, cwd):
     for path in dict.fromkeys(str(Path(p).resolve()) for p in read_only):
         if not any(path == d or path.startswith(d + "/") for d in ("/usr", "/etc")):
             args += _parents(path) + ["--ro-bind", path, path]
-    args += _parents(job.runtime_dir) + ["--bind", job.runtime_dir, job.runtime_dir]
+    args += _parents(INSIDE_RUNTIME) + ["--bind", job.runtime_dir, INSIDE_RUNTIME]
     for package in MASKED_PACKAGES:
         for masked in site.glob(f"lib/python*/site-packages/{package}"):
             args += ["--tmpfs", str(masked)]
@@ -224,22 +235,28 @@ def command(job, connection_file, cwd):
     args += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += ["setpriv", f"--reuid={job.uid}", f"--regid={job.uid}", "--clear-groups",
-             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-             f"{sys.prefix}/bin/python", "-m", "ipykernel_launcher", "-f", connection_file]
-    return args
+    if job.mode == "root":
+        args += ["setpriv", f"--reuid={job.uid}", f"--regid={job.uid}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    python = f"{sys.prefix}/bin/python"
+    return args + [python, "-I", f"{job.bridge_dir}/{CONFINE}", INSIDE_RUNTIME, str(limits.processes), "--",
+                   python, "-m", "ipykernel_launcher", "-f", connection_file]
 
 
 def launch(connection_file):
     """Kernelspec entry point: replace this process with the sandboxed kernel."""
     job = Job.load(os.environ[JOB_ENV])
-    # Jupyter may write the connection file anywhere (often /tmp, which the sandbox
-    # replaces): hand the kernel a copy inside its runtime folder.
-    inside = Path(job.runtime_dir) / f"connection-{os.getpid()}.json"
-    shutil.copyfile(connection_file, inside)
-    os.chown(inside, 0, job.uid)
-    inside.chmod(0o640)  # the kernel reads it; it cannot write it
-    args = command(job, str(inside), os.getcwd())
+    # Jupyter may write the connection file anywhere (often /tmp, which the sandbox replaces):
+    # hand the kernel a copy in its runtime folder, with the folder's inside name for its sockets
+    info = json.loads(Path(connection_file).read_text())
+    info["ip"] = info.get("ip", "").replace(job.runtime_dir, INSIDE_RUNTIME, 1)
+    name = f"connection-{os.getpid()}.json"
+    inside = Path(job.runtime_dir) / name
+    inside.write_text(json.dumps(info))
+    if job.mode == "root":
+        os.chown(inside, 0, job.uid)
+    inside.chmod(0o640 if job.mode == "root" else 0o600)  # the kernel reads it
+    args = command(job, f"{INSIDE_RUNTIME}/{name}", os.getcwd())
     log = os.open(Path(job.runtime_dir).parent / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)  # the kernel's own chatter goes to the job's log, not the grader's console

@@ -28,7 +28,8 @@ def graded(module_course):
 def test_the_source_notebook_submitted_as_is_gets_full_marks(graded):
     scores = graded.part_scores("instructor-solution")
     assert scores == {part: ASSIGNMENT.points[part] for part in ASSIGNMENT.auto_parts}
-    assert graded.grades()["instructor-solution"]["status"] == "graded"
+    # its metadata is the source's, not the release's: it is graded as rebuilt from the release
+    assert graded.grades()["instructor-solution"]["status"].startswith(("graded", "repaired"))
 
 
 def test_the_unchanged_release_gets_zero_on_every_autograded_part(graded):
@@ -84,8 +85,8 @@ def test_grades_csv_and_results_json_agree_part_by_part(graded):
         assert results["extra_data"]["student_id"] == student
         assert results["extra_data"]["status"] == row["status"]
         for test in results["tests"]:
-            assert set(test) >= {"name", "score", "max_score", "output"}
-            assert float(row[test["name"]]) == test["score"]
+            assert set(test) >= {"name", "max_score", "output"}
+            assert (float(row[test["name"]]) if row[test["name"]] != "" else None) == test.get("score")
             assert test["max_score"] == ASSIGNMENT.points[test["name"]]
         auto = sum(float(row[p]) for p in ASSIGNMENT.auto_parts)
         assert abs(results["score"] - auto) < 1e-9
@@ -116,7 +117,7 @@ def test_feedback_shows_scores_and_messages_but_no_hidden_tests_or_mark_scheme(g
         for secret in ("grade_part", "BEGIN HIDDEN TESTS", "autograder", "Mark scheme", "Model answer",
                        "BEGIN SOLUTION"):
             assert secret not in html, f"{secret!r} in the feedback of {student}"
-        assert "Hidden tests for batchnorm_forward run here" in html
+        assert "The check of batchnorm_forward" in html  # test cells show their visible part
         assert "points" in html
     partly = (graded.root / "feedback" / "examples-partly_right" / ASSIGNMENT.id
               / f"{ASSIGNMENT.notebooks[0]}.html").read_text()

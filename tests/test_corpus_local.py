@@ -258,7 +258,7 @@ def test_demo_examples_include_perfect_blank_and_partly_right_students():
     assert all("loses" in examples[name].expect.values() for name in mistakes)
 
 
-FUNCTION_PARTS = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
+FUNCTION_PARTS = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward", "batchsize_training",
                   "layernorm_backward")
 
 

@@ -120,26 +120,6 @@ def test_results_json_is_gradescope_shaped(class_of_eight):
                                           / "results.json").read_text()
 
 
-def test_shards_graded_on_two_machines_merge_into_the_same_grades(tmp_path):
-    """Two course copies grade half a class each; merging both into a third gives the grades of
-    grading the whole class in one place."""
-    from conftest import Course
-
-    whole, left, right, merged = (Course(tmp_path / name) for name in ("whole", "left", "right", "merged"))
-    students = {"ann": PERFECT, "ben": BLANK, "cid": corpus.load("examples", ["partly_right"])[0]}
-    for name, entry in students.items():
-        submit(whole, name, entry)
-        submit(left if name != "cid" else right, name, entry)
-    for course_copy in (whole, left, right):
-        course_copy.grade(workers=2)
-    merged.run(sys.executable, "-m", "autograder.records", "merge", str(left.root), str(right.root))
-    assert merged.grades() == whole.grades()
-    for name in students:
-        assert merged.results(name) == whole.results(name) or \
-            merged.part_scores(name) == whole.part_scores(name)
-        assert (merged.root / "feedback" / name / ASSIGNMENT.id / NOTEBOOK.replace(".ipynb", ".html")).exists()
-
-
 def test_nbgraders_own_api_reads_the_grades_formgrader_shows(class_of_eight):
     """Formgrader lists submissions through NbGraderAPI; it sees the scores grades.csv has."""
     api_scores = class_of_eight.run(sys.executable, "-c", (

@@ -87,8 +87,8 @@ def numerical_problem(name, forward, axis, param, student, rng):
     dout = rng.normal(size=shape)
     context = f"a large batch, x of shape {fmt(shape)}"
     try:
-        _, cache = returned_tuple(forward, call(student, forward, x, gamma, beta, param(1e-5), keep=(1,)), 2,
-                                  ("out", "cache"))
+        _, cache = returned_tuple(forward, call(student, forward, x.copy(), gamma.copy(), beta.copy(), param(1e-5),
+                                                keep=(1,)), 2, ("out", "cache"))
         result = returned_tuple(name, call(student, name, dout, cache, timeout=COST_LIMIT), 3,
                                 ("dx", "dgamma", "dbeta"))
     except StudentError as error:

@@ -423,8 +423,9 @@ def _adam_step(theta, grad, m, v, scratch, t, learning_rate, beta1=0.9, beta2=0.
 
 
 def train(model, data, batch_size, num_updates, learning_rate=LEARNING_RATE, seed=0,
-          checkpoints=None, num_train_eval=NUM_TRAIN_EVAL, progress=True, train_mode_accuracy=True):
-    """Train a model with Adam on minibatches and evaluate it at checkpoints.
+          checkpoints=None, num_train_eval=NUM_TRAIN_EVAL, progress=True, train_mode_accuracy=True,
+          optimizer="adam"):
+    """Train a model with Adam (or plain SGD) on minibatches and evaluate it at checkpoints.
 
     Inputs:
     - model: a FullyConnectedNet (changed in place)
@@ -438,6 +439,8 @@ def train(model, data, batch_size, num_updates, learning_rate=LEARNING_RATE, see
       training accuracy is measured
     - progress: True shows a progress bar; False shows none; a tqdm bar is advanced instead
     - train_mode_accuracy: False skips train_acc_batch (it is then equal to train_acc)
+    - optimizer: "adam", or "sgd" (theta -= learning_rate * grad; unlike Adam, it shows a gradient
+      that is off by a constant factor)
 
     Returns a dict of numpy arrays (K = number of checkpoints):
     - loss: training loss of each update, shape (num_updates,)
@@ -466,7 +469,10 @@ def train(model, data, batch_size, num_updates, learning_rate=LEARNING_RATE, see
     for t in range(1, num_updates + 1):
         idx = batches[t - 1]
         history["loss"][t - 1], grad = model.flat_gradient(X[idx], y[idx])
-        _adam_step(model.theta, grad, m, v, scratch, t, learning_rate)
+        if optimizer == "sgd":
+            model.theta -= learning_rate * grad
+        else:
+            _adam_step(model.theta, grad, m, v, scratch, t, learning_rate)
         bar.update(1)
         while k < len(checkpoints) and checkpoints[k] == t:
             history["val_loss"][k], history["val_acc"][k] = evaluate(model, data["X_val"],
@@ -686,7 +692,7 @@ def plot_losses(results, view="updates", window=25):
 
 
 def replay(norm_fns, normalization, seed=0, num_updates=60, batch_size=8,
-           hidden_dims=(32, 32), learning_rate=2e-3, num_checkpoints=2):
+           hidden_dims=(32, 32), learning_rate=0.05, num_checkpoints=2):
     """Train a small net briefly with fixed settings and return what it computed.
 
     Two correct implementations of the normalization functions give the same numbers up to
@@ -696,7 +702,8 @@ def replay(norm_fns, normalization, seed=0, num_updates=60, batch_size=8,
     - norm_fns: a NormFunctions
     - normalization: None, "batchnorm" or "layernorm"
     - seed: seed of the initial weights and of the minibatch order
-    - num_updates, batch_size, hidden_dims, learning_rate: the training run
+    - num_updates, batch_size, hidden_dims, learning_rate: the training run (plain SGD: a
+      gradient off by a constant factor changes every update, where Adam would hide it)
     - num_checkpoints: number of evenly spaced evaluations in test mode
 
     Returns a dict of numpy arrays (K = num_checkpoints):
@@ -709,6 +716,6 @@ def replay(norm_fns, normalization, seed=0, num_updates=60, batch_size=8,
     model = FullyConnectedNet(hidden_dims, normalization, norm_fns, seed=init_seed)
     checkpoints = np.linspace(0, num_updates, num_checkpoints + 1).astype(int)[1:]
     history = train(model, data, batch_size, num_updates, learning_rate, seed=order_seed,
-                    checkpoints=checkpoints, progress=False, train_mode_accuracy=False)
+                    checkpoints=checkpoints, progress=False, train_mode_accuracy=False, optimizer="sgd")
     keys = ("loss", "checkpoints", "val_loss", "val_acc", "train_acc")
     return {key: history[key] for key in keys}

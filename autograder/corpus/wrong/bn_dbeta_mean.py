@@ -2,7 +2,7 @@
 its sum."""
 import numpy as np
 
-EXPECT = {"batchnorm_backward_alt": "loses"}
+EXPECT = {"batchnorm_backward_alt": "loses", "batchsize_training": "loses"}  # the training run trains beta with it
 
 
 def batchnorm_backward_alt(dout, cache):

@@ -72,7 +72,7 @@ class DaskPool:
     def __init__(self, address, connect_timeout=30):
         from distributed import Client
 
-        self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+        self.client = Client(address, timeout=connect_timeout)
         self.run_id = uuid.uuid4().hex[:12]
 
     def _submit(self, task, index, attempt, expected):

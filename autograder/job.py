@@ -25,7 +25,7 @@ import nbformat
 from autograder import course, text
 
 PSEUDONYM = "student"
-JOBS_ROOT = Path(tempfile.gettempdir()) / "normlab-jobs"
+JOBS_ROOT = Path(tempfile.gettempdir()) / f"normlab-jobs-{os.getuid()}"  # one per grading user
 
 
 @dataclass

@@ -87,3 +87,21 @@ def course(tmp_path):
 def module_course(tmp_path_factory):
     """A temporary copy of the course shared by the tests of one module."""
     return Course(tmp_path_factory.mktemp("course") / "course")
+
+
+GRADER_USER = "normlab-tester"
+
+
+@pytest.fixture(scope="session")
+def grader_user():
+    """A normal user who grades (created when the tests run as root; else the current user)."""
+    import pwd
+
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    try:
+        pwd.getpwnam(GRADER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", GRADER_USER],
+                       check=True, capture_output=True)
+    return GRADER_USER

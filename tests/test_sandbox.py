@@ -1,97 +1,39 @@
 """The sandboxed grading kernel: what student code can and cannot reach (the threat model)."""
 import json
 import os
-import socket
+import shutil
 import subprocess
 import sys
-import textwrap
+import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from traitlets.config import Config
 
 from autograder import sandbox
 from conftest import REPO
 
-pytestmark = pytest.mark.skipif(not sandbox.available()[0], reason=sandbox.available()[1])
-
-PROBE = textwrap.dedent('''
-    import json, os, socket, subprocess, sys
-    report = {"uid": os.getuid(), "cwd": os.getcwd()}
-    status = open("/proc/self/status").read()
-    report["capabilities"] = [l.split()[1] for l in status.splitlines() if l.startswith("CapEff")][0]
-
-    def attempt(action):
-        try:
-            return ["ok", str(action())[:200]]
-        except BaseException as error:
-            return ["refused", type(error).__name__]
-
-    report["read_reference"] = attempt(lambda: open(REPO + "/autograder/reference.py").read())
-    report["read_source"] = attempt(lambda: open(REPO + "/source/normalization/normalization.ipynb").read())
-    report["read_gradebook"] = attempt(lambda: open(SECRET_FILE).read())
-    report["list_course"] = attempt(lambda: sorted(os.listdir(REPO)))
-    report["import_reference"] = attempt(lambda: __import__("autograder.reference"))
-    report["import_checks"] = attempt(lambda: __import__("autograder.checks"))
-    report["import_torch"] = attempt(lambda: __import__("torch"))
-    report["write_cwd"] = attempt(lambda: open("written.txt", "w").write("x"))
-    report["write_tmp"] = attempt(lambda: open("/tmp/small.txt", "w").write("x" * 1000))
-    report["fill_tmp"] = attempt(lambda: open("/tmp/big.bin", "wb").write(b"x" * (300 * 2**20)))
-    report["secret_env"] = os.environ.get("NORMLAB_TEST_SECRET")
-    report["tcp_to_host"] = attempt(lambda: socket.create_connection(("127.0.0.1", HOST_PORT), timeout=2))
-    report["internet"] = attempt(lambda: socket.create_connection(("1.1.1.1", 80), timeout=2))
-    report["allocate_8_gib"] = attempt(lambda: bytearray(8 * 2**30))
-    children = []
-    def spawn_many():
-        for _ in range(300):
-            children.append(subprocess.Popen(["sleep", "5"]))
-        return len(children)
-    report["spawn_300"] = attempt(spawn_many)
-    report["spawned"] = len(children)
-    for child in children:
-        child.kill()
-    print(json.dumps(report))
-''')
-
-
-@pytest.fixture(scope="module")
-def probe(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sandbox")
-    notebook_dir = root / "autograded" / "someone" / "normalization"
-    notebook_dir.mkdir(parents=True)
-    secret = root / "gradebook.db"
-    secret.write_text("grades")
-    job_dir = root / "job"
-    job_dir.mkdir()
-    check_dir = job_dir / "check"
-    check_dir.mkdir()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    os.environ["NORMLAB_TEST_SECRET"] = "do-not-leak"
-    env, job = sandbox.prepare(job_dir, check_dir=check_dir)
-    os.environ.update(env)
-    source = (PROBE.replace("REPO", repr(str(REPO))).replace("SECRET_FILE", repr(str(secret)))
-              .replace("HOST_PORT", str(listener.getsockname()[1])))
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    config = Config()
-    config.KernelManager.transport = "ipc"
-    config.KernelManager.ip = f"{job.runtime_dir}/kernel"
+@pytest.fixture(scope="module", params=["root", "user"])
+def probe(request, grader_user):
+    """What a cell could reach in the sandbox, with the grader running as root or as a normal
+    user (a user namespace then gives the kernel a uid of its own)."""
+    user = "root" if request.param == "root" else grader_user
+    folder = Path(tempfile.mkdtemp(prefix=f"normlab-probe-{request.param}-"))
+    command = [sys.executable, str(REPO / "tests" / "sandbox_probe.py"), str(folder / "work"), str(REPO)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(folder)}
+    if user != "root":
+        shutil.chown(folder, user)
+        command = ["runuser", "-u", user, "--"] + command
     try:
-        NotebookClient(notebook, timeout=120, kernel_name=sandbox.KERNEL_NAME, config=config,
-                       resources={"metadata": {"path": str(notebook_dir)}}).execute()
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     finally:
-        for key in env:
-            os.environ.pop(key, None)
-        os.environ.pop("NORMLAB_TEST_SECRET", None)
-        listener.close()
-    text = "".join(o.get("text", "") for o in notebook.cells[0].outputs if o.output_type == "stream")
-    errors = [o for o in notebook.cells[0].outputs if o.output_type == "error"]
-    assert not errors, errors
-    return json.loads(text.strip().splitlines()[-1])
+        shutil.rmtree(folder, ignore_errors=True)
+    line = next((line for line in result.stdout.splitlines() if line.startswith("PROBE ")), None)
+    assert line, f"the probe did not run ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    report = json.loads(line[len("PROBE "):])
+    assert not report["errors"], report["errors"]
+    assert report["mode"] == request.param
+    return report
 
 
 # Modules the kernel launcher imports before the sandbox exists (as root), and the packages of
@@ -161,7 +103,7 @@ def test_files_in_the_submission_folder_are_never_imported_outside_the_sandbox(t
 
 
 def test_student_code_runs_unprivileged_in_its_own_folder(probe):
-    assert sandbox.UID_RANGE[0] <= probe["uid"] < sandbox.UID_RANGE[1]
+    assert probe["uid"] == probe["job_uid"] and sandbox.UID_RANGE[0] <= probe["uid"] < sandbox.UID_RANGE[1]
     assert int(probe["capabilities"], 16) == 0
     assert probe["cwd"].endswith("autograded/someone/normalization")
 
@@ -180,6 +122,9 @@ def test_student_code_writes_only_a_small_private_tmp(probe):
     assert probe["write_cwd"][0] == "refused"
     assert probe["write_tmp"][0] == "ok"
     assert probe["fill_tmp"][0] == "refused"
+    # the one host folder it shares with the grader: its sockets only (Landlock; in a user
+    # namespace the kernel owns that folder, so permissions could not stop it)
+    assert probe["write_runtime"][0] == "refused" and probe["mkdir_runtime"][0] == "refused"
 
 
 def test_student_code_has_no_network_and_no_grader_secrets(probe):
@@ -192,6 +137,16 @@ def test_memory_and_processes_are_limited(probe):
     assert probe["allocate_8_gib"] == ["refused", "MemoryError"]
     assert probe["spawn_300"][0] == "refused"
     assert probe["spawned"] < sandbox.Limits().processes
+
+
+def test_a_machine_without_user_namespaces_gets_a_clear_message(monkeypatch):
+    """As a normal user the sandbox needs unprivileged user namespaces; without them, grading
+    refuses with a sentence that says what to do."""
+    monkeypatch.setattr(sandbox, "mode", lambda: "user")
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, 1, "", "bwrap: setting up uid map: Permission denied"))
+    ok, reason = sandbox.available()
+    assert not ok and "unprivileged user namespaces are not available" in reason and "grade as root" in reason
 
 
 def test_grading_refuses_when_the_sandbox_cannot_start(monkeypatch):

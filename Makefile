@@ -23,14 +23,14 @@ endif
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test release grade feedback env test-env sandbox-tools browser-tools lab clean-grading
+.PHONY: demo test release grade feedback env test-env sandbox-tools browser-tools db-tools lab clean-grading
 
 ## demo: from a fresh clone, set up, build the release, grade the bundled examples
 demo: env sandbox-tools
 	$(BIN)/python -m autograder.demo --workers $(WORKERS)
 
 ## test: from a fresh clone, set up and run the whole test suite
-test: test-env sandbox-tools browser-tools
+test: test-env sandbox-tools browser-tools db-tools
 	$(BIN)/python -m pytest -n 2 -q
 
 ## release: regenerate release/ from source/ with nbgrader
@@ -81,7 +81,16 @@ browser-tools:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
 	  else \
-	    echo "chromium and chromium-driver are not installed: the browser test (tests/test_browser.py) will be skipped. Install them, e.g. sudo apt-get install chromium chromium-driver."; \
+	    echo "chromium and chromium-driver are not installed: the browser test (tests/test_browser.py) fails. Install them, e.g. sudo apt-get install chromium chromium-driver."; \
+	  fi; }
+
+## db-tools: a PostgreSQL server for the PostgreSQL gradebook test (installed with apt when we are root)
+db-tools:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; \
+	  else \
+	    echo "PostgreSQL is not installed: the PostgreSQL gradebook test (tests/test_scale.py) fails. Install it, e.g. sudo apt-get install postgresql."; \
 	  fi; }
 
 clean-grading:

@@ -23,7 +23,15 @@ FORBIDDEN_MODULES = {
     "socket": "opens network sockets",
     "multiprocessing": "starts processes (multiprocessing)",
     "nbgrader": "imports nbgrader",
+    "decimal": "computes in extended precision (decimal): a sign of numerical differentiation",
+    "fractions": "computes in exact fractions (fractions): a sign of numerical differentiation",
+    "mpmath": "computes in extended precision (mpmath): a sign of numerical differentiation",
+    "sympy": "uses a computer-algebra system (sympy) instead of a derivation",
+    "autograd": "uses automatic differentiation (autograd)",
 }
+# complex-step and long-double differencing tell themselves apart from analytic code only by these
+EXTENDED_NUMBERS = {"longdouble", "float128", "float96", "clongdouble", "complex64", "complex128", "complex256",
+                    "csingle", "cdouble", "complexfloating", "imag"}
 PATCHED_MODULES = {"np", "numpy", "builtins", "__builtins__", "sys", "math", "testing", "IPython",
                    "experiment"}
 HOOK_ATTRIBUTES = {
@@ -87,6 +95,12 @@ def _inspect(node, aliases=None):
             yield from _patch_finding(target, aliases or {})
     elif isinstance(node, ast.Call):
         yield from _call_finding(node)
+    elif isinstance(node, ast.Constant) and isinstance(node.value, complex):
+        yield "computes in complex numbers (a complex step is a numerical derivative)"
+    elif isinstance(node, ast.Attribute) and node.attr in EXTENDED_NUMBERS:
+        yield f"computes in complex numbers or extended precision (.{node.attr}): a sign of numerical differentiation"
+    elif isinstance(node, ast.Name) and node.id == "complex":
+        yield "computes in complex numbers (a complex step is a numerical derivative)"
     elif isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES and HOOK_ATTRIBUTES[node.attr]:
         if node.attr not in ("register", "kill") or _dotted(node.value).endswith(("events", "os")):
             yield HOOK_ATTRIBUTES[node.attr]

@@ -22,6 +22,8 @@ NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_na
 FEEDBACK_FILES = ("results.json",)  # besides the feedback HTML: all a feedback folder holds
 MAX_LOG_CHARS = 1_000_000
 NOT_GRADED_YET = "graded by hand: not graded yet"
+# nbgrader scores an answer cell left as released 0 by itself (no grader needs to read it)
+UNANSWERED = "graded by hand: no answer written (the cell is as released), so 0 points"
 
 
 def status_of(outcome):
@@ -39,7 +41,8 @@ def gradebook_scores(assignment, student, db_url=None, gradebook=None):
     - gradebook: an open nbgrader Gradebook to read from (default: open db_url's)
 
     Returns a dict: parts {part: score, or None for a part graded by hand not graded yet},
-    auto {part: the autograder's own score}, raw_score, late_penalty, score, timestamp.
+    auto {part: the autograder's own score}, by_hand {part: whether a grader set its score},
+    raw_score, late_penalty, score, timestamp.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -51,7 +54,7 @@ def gradebook_scores(assignment, student, db_url=None, gradebook=None):
     except MissingEntry:
         return None
     grades = {g.name: g for nb in submission.notebooks for g in nb.grades}
-    parts, auto = {}, {}
+    parts, auto, by_hand = {}, {}, {}
     for part in assignment.parts:
         grade = grades.get(part if part in assignment.manual_parts else course.test_cell_id(part))
         if grade is None:
@@ -60,8 +63,9 @@ def gradebook_scores(assignment, student, db_url=None, gradebook=None):
         pending = grade.manual_score is None and grade.auto_score is None
         parts[part] = None if pending else float(grade.score)
         auto[part] = grade.auto_score
+        by_hand[part] = grade.manual_score is not None
     penalty = float(submission.late_submission_penalty or 0.0)
-    return {"parts": parts, "auto": auto, "raw_score": float(submission.score), "late_penalty": penalty,
+    return {"parts": parts, "auto": auto, "by_hand": by_hand, "raw_score": float(submission.score), "late_penalty": penalty,
             "score": max(0.0, float(submission.score) - penalty),
             "timestamp": str(submission.timestamp) if submission.timestamp else ""}
 
@@ -75,8 +79,9 @@ def results_json(assignment, outcome, scores):
         verdict = outcome.get("parts", {}).get(part) or {}
         score = parts.get(part)
         if part in assignment.manual_parts:
+            by_hand = (scores or {}).get("by_hand", {}).get(part)
             test = {"name": part, "max_score": points,
-                    "output": "graded by hand" if score is not None else NOT_GRADED_YET}
+                    "output": "graded by hand" if by_hand else UNANSWERED if score is not None else NOT_GRADED_YET}
         else:
             output = verdict.get("report") or verdict.get("note") or (
                 status if status.startswith("failed") else "not graded")

@@ -15,6 +15,7 @@ instructor does after grading by hand:
 The page is nbgrader's feedback page; its list of cells names no part, so HideGraderInternals
 puts a summary of the parts at the top of the notebook instead, and hides nbgrader's list.
 """
+import json
 import re
 import shutil
 
@@ -98,6 +99,65 @@ class HideGraderInternals(NbGraderPreprocessor):
             elif output.get("output_type") == "stream":
                 output["text"] = without_grader_paths(output.get("text", ""))
         return cell, resources
+
+
+_EXPORTER = None
+REMEMBERED = 4000  # rendered cells a grading process keeps (the release's are the ones that repeat)
+
+
+def feedback_html(notebook_path, db_url, student, assignment_id):
+    """The feedback page of one autograded notebook, as `nbgrader generate_feedback` makes it
+    (the course's configuration: its template, its preprocessors, the sanitiser), from one
+    exporter kept for the whole grading process, so its templates are compiled once."""
+    global _EXPORTER
+    from pathlib import Path
+
+    from nbgrader.converters import GenerateFeedback
+
+    from autograder import course
+
+    if _EXPORTER is None:
+        api = course.nbgrader_api({"GenerateFeedback.post_convert_hook": None})
+        converter = GenerateFeedback(coursedir=api.coursedir, parent=api)
+        _EXPORTER = converter.exporter_class(parent=converter, config=converter.config)
+        for preprocessor in converter.preprocessors:
+            _EXPORTER.register_preprocessor(preprocessor)
+        _EXPORTER.filters = _remembering_filters(_EXPORTER)
+    name = Path(notebook_path).stem
+    resources = {"unique_key": name, "output_files_dir": f"{name}_files",
+                 "nbgrader": {"student": student, "assignment": assignment_id, "notebook": name, "db_url": db_url}}
+    html, _ = _EXPORTER.from_filename(str(notebook_path), resources=resources)
+    return html
+
+
+def _remembering_filters(exporter):
+    """The exporter's markdown and code-highlighting filters, remembering what they rendered: the
+    released notebook's cells come back in every submission (same output, rendered once)."""
+    import jinja2
+    from nbconvert.filters.highlight import Highlight2HTML
+
+    markdown, highlight = exporter.markdown2html, Highlight2HTML(pygments_lexer="ipython3", parent=exporter)
+    rendered, highlighted = {}, {}
+
+    @jinja2.pass_context
+    def markdown2html(context, source):
+        key = (source, json.dumps(context.get("cell", {}).get("attachments", {}), sort_keys=True),
+               context.get("resources", {}).get("metadata", {}).get("path", ""))
+        if key not in rendered:
+            if len(rendered) > REMEMBERED:
+                rendered.clear()
+            rendered[key] = markdown(context, source)
+        return rendered[key]
+
+    def highlight_code(source, language=None, metadata=None):
+        key = (source, language, json.dumps(metadata or {}, sort_keys=True))
+        if key not in highlighted:
+            if len(highlighted) > REMEMBERED:
+                highlighted.clear()
+            highlighted[key] = highlight(source, language, metadata)
+        return highlighted[key]
+
+    return {"markdown2html": markdown2html, "highlight_code": highlight_code}
 
 
 def summary(cells):

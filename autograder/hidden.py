@@ -11,12 +11,16 @@ Two ways to grade, one call:
 In the sandbox only this module and `wire` exist, so it imports numpy and the standard
 library only (and `autograder.checks` in local mode).
 """
+import collections
 import contextlib
+import hashlib
 import io
 import os
 import socket
 import traceback
 import warnings
+
+import numpy as np
 
 from autograder import wire
 
@@ -36,28 +40,56 @@ def grade_part(part, namespace):
     return _graded_here(part, namespace)
 
 
-# While the function of a key runs, calls to the function of its value are noticed: a closed
-# form that only calls the graph version is reported (the grader also reads the source).
-WATCHED = {"batchnorm_backward_alt": "batchnorm_backward"}
+# While the function of a key runs, calls to the functions of its value are noticed. A closed
+# form that only calls the graph version is reported (the grader also reads the source), and so
+# is a backward pass that evaluates the forward pass at inputs the grader never gave it: that is
+# numerical differentiation (an honest backward pass that recomputes its cache calls the forward
+# on the graded x itself).
+WATCHED = {"batchnorm_backward_alt": ("batchnorm_backward", "batchnorm_forward"),
+           "batchnorm_backward": ("batchnorm_forward",),
+           "layernorm_backward": ("layernorm_forward",)}
+FORWARDS = ("batchnorm_forward", "layernorm_forward")
+MOVED = " at moved inputs"
+_graded_inputs = {name: collections.deque(maxlen=64) for name in FORWARDS}
+
+
+def _digest(x):
+    """A fingerprint of an input array (None when x is not an array of numbers)."""
+    try:
+        array = np.ascontiguousarray(x)
+        if array.dtype == object:
+            return None
+        return hashlib.blake2b(array.tobytes() + repr((array.dtype.str, array.shape)).encode(),
+                               digest_size=16).digest()
+    except Exception:  # noqa: BLE001 - whatever the student passed
+        return None
 
 
 def call_watched(namespace, name, function, args):
-    """call_quietly(function, args), noting calls to namespace[WATCHED[name]] meanwhile.
+    """call_quietly(function, args), noting calls to the functions WATCHED[name] meanwhile.
 
-    Returns (result, names of the watched functions that were called).
+    Returns (result, names of the watched functions that were called; a forward pass called
+    on an x the grader never passed it is named "<forward> at moved inputs").
     """
-    watched = WATCHED.get(name)
-    original = namespace.get(watched) if watched else None
+    if name in FORWARDS and args:
+        _graded_inputs[name].append(_digest(args[0]))
+    originals = {watched: namespace.get(watched) for watched in WATCHED.get(name, ())}
+    originals = {watched: f for watched, f in originals.items() if callable(f)}
     called = []
-    if callable(original):
-        def tripwire(*args, **kwargs):
-            called.append(watched)
+
+    def tripwire(watched, original):
+        def watching(*args, **kwargs):
+            x = args[0] if args else kwargs.get("x")
+            moved = watched in FORWARDS and _digest(x) not in _graded_inputs[watched]
+            called.append(watched + MOVED if moved else watched)
             return original(*args, **kwargs)
-        namespace[watched] = tripwire
+        return watching
+    for watched, original in originals.items():
+        namespace[watched] = tripwire(watched, original)
     try:
         return call_quietly(function, args), sorted(set(called))
     finally:
-        if callable(original):
+        for watched, original in originals.items():
             namespace[watched] = original
 
 
@@ -86,8 +118,8 @@ class LocalStudent:
         self.called = set()
 
     def function(self, name, keep=(), timeout=None):
-        """The student's function as a callable; timeout: seconds one call may take (enforced
-        with a timer signal in the main thread)."""
+        """The student's function as a callable; timeout: CPU seconds one call may take (enforced
+        with timer signals in the main thread, see _time_limit)."""
         function = self.namespace.get(name)
         if not callable(function):
             raise NameError(f"{name} is not defined as a function: run its cell, and keep its name")
@@ -130,7 +162,9 @@ class CallTimeout(BaseException):
 
 
 @contextlib.contextmanager
-def _time_limit(seconds):
+def _time_limit(seconds, wall_factor=4.0):
+    """Stop the call after `seconds` of this process's CPU time (a loaded machine must not make
+    honest code late), or after wall_factor times that in wall time (code that sleeps)."""
     import signal
     import threading
 
@@ -139,14 +173,19 @@ def _time_limit(seconds):
         return
 
     def expire(signum, frame):
-        raise CallTimeout(f"did not finish within {seconds:g} s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+        if signum == signal.SIGPROF:
+            raise CallTimeout(f"did not finish within {seconds:g} s of CPU time")
+        raise CallTimeout(f"did not finish within {wall_factor * seconds:g} s")
+    previous = {number: signal.signal(number, expire) for number in (signal.SIGPROF, signal.SIGALRM)}
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall_factor * seconds)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _graded_here(part, namespace):
@@ -215,6 +254,7 @@ class _KernelSide:
             return {"ok": False, "error": {"type": "NameError",
                                            "message": f"{name} is not defined as a function"}}
         args = [wire.decode(a, self._resolve) for a in message.get("args", [])]
+        before = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
         try:
             with _stoppable():
                 result, called = call_watched(self.namespace, name, function, args)
@@ -227,8 +267,10 @@ class _KernelSide:
         keep = set(message.get("keep", []))
         if isinstance(result, tuple):
             result = tuple(self._keep(v) if i in keep else v for i, v in enumerate(result))
-        echoed = [wire.encode(a, self._keep) if isinstance(a, dict) or hasattr(a, "dtype") else None
-                  for a in args]
+        # what the call did to its arguments goes back (dicts always: bn_param; arrays only when changed)
+        echoed = [wire.encode(a, self._keep) if isinstance(a, dict) or (
+            hasattr(a, "dtype") and not (isinstance(b, np.ndarray) and b.shape == a.shape and np.array_equal(a, b)))
+            else None for a, b in zip(args, before)]
         return {"ok": True, "result": wire.encode(result, self._keep), "args": echoed, "called": called}
 
 

@@ -13,7 +13,6 @@ the student's id nor the seeds of its tests.
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 import traceback
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, text
+from autograder import course, kernel, text
 
 PSEUDONYM = "student"
 JOBS_ROOT = Path(tempfile.gettempdir()) / f"normlab-jobs-{os.getuid()}"  # one per grading user
@@ -96,7 +95,7 @@ def grade(task):
 
 
 def _grade(task, job_dir):
-    from autograder import audit, marking, records, release, sandbox, sanitize
+    from autograder import audit, feedback, marking, records, release, sandbox, sanitize
     from autograder.remote import CheckServer
 
     assignment = course.assignment(task.assignment)
@@ -139,10 +138,10 @@ def _grade(task, job_dir):
             "KernelManager.transport": "ipc",
             "KernelManager.ip": f"{kernel_job.runtime_dir}/kernel",
         })
-    with _environment(environment), \
+    with kernel.environment(environment), \
             CheckServer(socket_path, assignment, task.seeds, call_timeout=assignment.cell_timeout / 2,
                         facts=facts) as server, \
-            _kernel_hooks(hooks + [lambda pid: setattr(server, "interrupt", _interrupter(pid))]):
+            kernel.ready_hooks(hooks + [lambda pid: kernel.attach(server, pid)]):
         result = _autograde(assignment.id, overrides)
         if not result["success"] and not server.verdicts and "kernel_info" in _failure_reason(result):
             result = _autograde(assignment.id, overrides)  # the kernel never started: once more
@@ -179,8 +178,8 @@ def _grade(task, job_dir):
     notebook = marking.add_mark_schemes(nbformat.read(str(graded), as_version=4), assignment)
     sanitize.sanitize_notebook(notebook)  # formgrader and the feedback show it: nothing in it may run
     nbformat.write(notebook, str(graded))
-    _feedback(assignment.id, overrides)
-    outcome.files = _files(job_dir, assignment)
+    outcome.files = {f"autograded/{graded.name}": graded.read_text(encoding="utf-8"),
+                     f"feedback/{graded.stem}.html": feedback.feedback_html(graded, db_url, PSEUDONYM, assignment.id)}
     return outcome
 
 
@@ -200,17 +199,6 @@ def _write_notebook(data, path, released, outcome):
         outcome.status = "repaired: " + "; ".join(notes.repairs[:3])
     nbformat.write(notebook, str(path))
     return notebook
-
-
-def _files(job_dir, assignment):
-    """The autograded notebook and the feedback HTML of the job, as text."""
-    files = {}
-    for step, suffix in (("autograded", ".ipynb"), ("feedback", ".html")):
-        for name in assignment.notebooks:
-            path = job_dir / step / PSEUDONYM / assignment.id / f"{name}{suffix}"
-            if path.is_file():
-                files[f"{step}/{name}{suffix}"] = path.read_text(encoding="utf-8", errors="replace")
-    return files
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,88 +246,8 @@ def _alive(pid):
 # nbgrader
 
 
-class _environment:
-    """Temporarily set environment variables (the kernel inherits them)."""
-
-    def __init__(self, values):
-        self.values, self.saved = values, {}
-
-    def __enter__(self):
-        for key, value in self.values.items():
-            self.saved[key] = os.environ.get(key)
-            os.environ[key] = value
-
-    def __exit__(self, *exc):
-        for key, value in self.saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-class _kernel_hooks:
-    """Run callables once the notebook's kernel is ready (autograder.execute)."""
-
-    def __init__(self, hooks):
-        self.hooks = hooks
-
-    def __enter__(self):
-        from autograder import execute
-
-        execute.KERNEL_READY_HOOKS[:] = self.hooks
-
-    def __exit__(self, *exc):
-        from autograder import execute
-
-        execute.KERNEL_READY_HOOKS.clear()
-
-
-def _interrupter(pid):
-    """A callable that stops the student code the kernel runs for the grader: SIGUSR1 to the
-    kernel Jupyter started as process pid (in the sandbox, the ipykernel process among its
-    descendants), which autograder.hidden turns into an "Interrupted" answer."""
-    def interrupt():
-        for kernel in _kernel_processes(pid):
-            try:
-                os.kill(kernel, signal.SIGUSR1)
-            except OSError:
-                pass
-    return interrupt
-
-
-def _kernel_processes(pid):
-    """Process ids of the ipykernel processes at or below pid (read from /proc)."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid] if pid else []
-    while todo:
-        current = todo.pop()
-        try:
-            argv = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        # the kernel is a Python running ipykernel_launcher (bubblewrap's own command line holds
-        # those words too, and must not get the signal)
-        if Path(argv[0].decode(errors="replace")).name.startswith("python") and b"ipykernel_launcher" in argv:
-            found.append(current)
-            continue  # its own children are the student's
-        todo += children.get(current, [])
-    return found
-
-
 def _autograde(assignment_id, overrides):
     return course.nbgrader_api(overrides).autograde(assignment_id, PSEUDONYM, force=True, create=True)
-
-
-def _feedback(assignment_id, overrides):
-    result = course.nbgrader_api(overrides).generate_feedback(assignment_id, PSEUDONYM, force=True)
-    if not result["success"]:
-        raise RuntimeError(f"generate_feedback failed: {result.get('error', '')[-500:]}")
 
 
 def _failure_reason(result):

@@ -6,8 +6,10 @@ RemoteStudent, a proxy whose calls are evaluated in the student's kernel, and re
 the verdict. The recorded verdict is the grade; what the kernel prints is a courtesy.
 """
 import os
+import select
 import socket
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -24,6 +26,10 @@ def active_server():
 
 
 INTERRUPT_GRACE = 10.0  # seconds an interrupted kernel has to answer before it counts as lost
+# A call with its own limit is measured in the kernel's CPU seconds when the grader can read them
+# (a loaded grading machine must not make honest code late); wall time backs it up at this factor.
+WALL_FACTOR = 4.0
+POLL = 0.1  # seconds between two readings of the kernel's CPU clock
 
 
 class KernelLost(checks.GradingAborted):
@@ -39,13 +45,15 @@ class RemoteStudent:
     - facts: what the grader knows of this submission beyond its functions (shared by its parts)
     - interrupt: callable that interrupts the kernel (a call past its time limit is then
       stopped and reported, and grading goes on); None: such a call ends the part
+    - cpu_clock: callable returning the CPU seconds the kernel has used (None: limits are wall time)
     """
 
-    def __init__(self, connection, call_timeout, facts=None, interrupt=None):
+    def __init__(self, connection, call_timeout, facts=None, interrupt=None, cpu_clock=None):
         self.connection = connection
         self.connection.settimeout(call_timeout)
         self.call_timeout = call_timeout
         self.interrupt = interrupt
+        self.cpu_clock = cpu_clock
         self.to_free = []
         self.handles = weakref.WeakValueDictionary()
         self.facts = facts if facts is not None else {}
@@ -84,18 +92,17 @@ class RemoteStudent:
         limit = timeout or self.call_timeout
         try:
             wire.send(self.connection, message)
+            if timeout and self.cpu_clock is not None and self.interrupt is not None:
+                late = self._late_in_cpu_time(timeout)
+                if late:
+                    return self._interrupted(late)
             self.connection.settimeout(limit)
             try:
                 return wire.receive(self.connection)
             except socket.timeout:
                 if self.interrupt is None:
                     raise
-                self.interrupt()  # the kernel stops the call and answers "Interrupted"
-                self.connection.settimeout(INTERRUPT_GRACE)
-                reply = wire.receive(self.connection)
-                if isinstance(reply.get("error"), dict) and reply["error"].get("type") == "Interrupted":
-                    raise checks.TooSlow(f"did not finish within {limit:g} s") from None
-                return reply
+                return self._interrupted(f"did not finish within {limit:g} s")
         except socket.timeout:
             raise KernelLost(f"no answer from the notebook within {limit:g} s "
                              "(an infinite loop, or very slow code?)") from None
@@ -106,6 +113,27 @@ class RemoteStudent:
                              f"({type(error).__name__}: {text.one_line(error, 120)})") from None
         finally:
             self.connection.settimeout(self.call_timeout)
+
+    def _late_in_cpu_time(self, seconds):
+        """Wait until the kernel's answer starts to arrive; '' then, or why the call is too slow
+        (it used `seconds` of CPU time, or WALL_FACTOR times that in wall time)."""
+        start_cpu, start_wall = self.cpu_clock(), time.monotonic()
+        while not select.select([self.connection], [], [], POLL)[0]:
+            if self.cpu_clock() - start_cpu > seconds:
+                return f"did not finish within {seconds:g} s of CPU time"
+            if time.monotonic() - start_wall > WALL_FACTOR * seconds:
+                return f"did not finish within {WALL_FACTOR * seconds:g} s"
+        return ""
+
+    def _interrupted(self, why):
+        """Stop the kernel's call (it answers "Interrupted"): TooSlow(why), or the answer that
+        arrived meanwhile."""
+        self.interrupt()
+        self.connection.settimeout(INTERRUPT_GRACE)
+        reply = wire.receive(self.connection)
+        if isinstance(reply.get("error"), dict) and reply["error"].get("type") == "Interrupted":
+            raise checks.TooSlow(why) from None
+        return reply
 
     def _call(self, name, args, keep, timeout=None):
         encoded = [wire.encode(a) for a in args]
@@ -174,7 +202,8 @@ class CheckServer:
         self.verdicts = {}
         self.flags = []
         self.budget_exceeded = False  # set by autograder.execute when cells were left unrun
-        self.interrupt = None  # set by the grading job once the kernel runs (sends it SIGINT)
+        self.interrupt = None  # set by the grading job once the kernel runs (autograder.kernel.attach)
+        self.cpu_clock = None  # likewise
         self._listener = None
         self._thread = None
         self._closing = threading.Event()
@@ -232,7 +261,7 @@ class CheckServer:
             return
         verdict = checks.Verdict(part=part, points=self.assignment.points[part])
         try:
-            student = RemoteStudent(connection, self.call_timeout, self.facts, self.interrupt)
+            student = RemoteStudent(connection, self.call_timeout, self.facts, self.interrupt, self.cpu_clock)
             verdict = checks.check_part(part, student,
                                         seed=self.seeds[part], assignment_id=self.assignment.id)
         except KernelLost as error:

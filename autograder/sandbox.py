@@ -212,9 +212,11 @@ def command(job, connection_file, cwd):
         args += ["--ro-bind", job.font_cache, f"{MPLCONFIGDIR}/{Path(job.font_cache).name}"]
     site = Path(sys.prefix)
     read_only = [sys.base_prefix, sys.prefix, cwd, job.bridge_dir, job.check_dir]
-    for path in dict.fromkeys(str(Path(p).resolve()) for p in read_only):
+    # each folder at its real path, and also at the path it is known by when that is a symbolic
+    # link (a course environment .venv -> /opt/envs/course runs as .venv/bin/python inside too)
+    for path in dict.fromkeys(p for q in read_only for p in (str(Path(q).resolve()), os.path.abspath(q))):
         if not any(path == d or path.startswith(d + "/") for d in ("/usr", "/etc")):
-            args += _parents(path) + ["--ro-bind", path, path]
+            args += _parents(path) + ["--ro-bind", str(Path(path).resolve()), path]
     args += _parents(INSIDE_RUNTIME) + ["--bind", job.runtime_dir, INSIDE_RUNTIME]
     for package in MASKED_PACKAGES:
         for masked in site.glob(f"lib/python*/site-packages/{package}"):

@@ -22,6 +22,7 @@ before it is stored, and `sanitize_folder` renames the files formgrader would se
 content (HTML, SVG, XML, ...) to plain text.
 """
 import base64
+import functools
 import html
 import json
 import mimetypes
@@ -205,15 +206,24 @@ def _one_line(fragment):
 def sanitize_markdown(source, attachments=None):
     """Return (markdown, problems): the source itself when it renders safely, else its cleaned
     rendering as one HTML block; problems says what was not safe."""
-    renderer = _InspectingRenderer(attachments or {})
+    safe, problems = _sanitized_markdown(source, json.dumps(attachments or {}, sort_keys=True))
+    return safe, list(problems)
+
+
+@functools.lru_cache(maxsize=2048)
+def _sanitized_markdown(source, attachments_json):
+    """sanitize_markdown for hashable inputs: the released notebook's text repeats in every
+    submission, so a grading process renders it once."""
+    attachments = json.loads(attachments_json)
+    renderer = _InspectingRenderer(attachments)
     rendered = MarkdownWithMath(renderer=renderer).render(source)
     if not renderer.unsafe:
-        return source, []
+        return source, ()
     if source.startswith(WRAPPER[0]) and _one_line(clean_html(source)) == source:
-        return source, []  # made safe before: markdown passes one HTML line through unchanged
+        return source, ()  # made safe before: markdown passes one HTML line through unchanged
     # one line: a blank line would end the HTML block and hand the rest back to markdown
     safe = WRAPPER[0] + _one_line(clean_html(rendered).strip()) + WRAPPER[1]
-    return safe, list(dict.fromkeys(renderer.unsafe))
+    return safe, tuple(dict.fromkeys(renderer.unsafe))
 
 
 # ---------------------------------------------------------------------------------------

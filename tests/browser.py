@@ -415,7 +415,7 @@ def cell_states(driver):
                 prompt: prompt ? prompt.textContent.trim() : '',
                 source: editor ? editor.textContent.slice(0, 200) : '',
                 error: outputs.some(o => o.dataset.mimeType === 'application/vnd.jupyter.stderr'
-                                         && /Error|Traceback/.test(o.textContent)),
+                                         && /Error|Traceback|^Check of \\w+ failed:/m.test(o.textContent)),
                 output: outputs.map(o => o.textContent).join('\\n'),
                 mimeTypes: outputs.map(o => o.dataset.mimeType || ''),
             };

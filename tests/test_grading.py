@@ -110,14 +110,28 @@ def test_grading_refuses_without_a_sandbox_unless_the_instructor_opts_out(course
 
 
 def test_results_json_is_gradescope_shaped(class_of_eight):
-    results = class_of_eight.results("student0")
+    results = class_of_eight.results("student2")  # no grader has read student2's written answers
     assert set(results) >= {"score", "tests", "output", "execution_time"}
     assert [t["name"] for t in results["tests"]] == ASSIGNMENT.parts
     manual = [t for t in results["tests"] if t["name"] in ASSIGNMENT.manual_parts]
     assert all("score" not in t and "not graded yet" in t["output"] for t in manual), manual
-    feedback_copy = class_of_eight.root / "feedback" / "student0" / ASSIGNMENT.id / "results.json"
-    assert feedback_copy.read_text() == (class_of_eight.root / "autograded" / "student0" / ASSIGNMENT.id
+    feedback_copy = class_of_eight.root / "feedback" / "student2" / ASSIGNMENT.id / "results.json"
+    assert feedback_copy.read_text() == (class_of_eight.root / "autograded" / "student2" / ASSIGNMENT.id
                                           / "results.json").read_text()
+
+
+def test_results_json_says_which_written_answers_were_graded_by_hand_and_which_are_empty(class_of_eight):
+    """student3 handed in the blank release: a grader gives its first written answer 1 point
+    anyway; the other, left as released, is 0 without anyone reading it (nbgrader's rule), and
+    results.json says which is which."""
+    graded, empty = ASSIGNMENT.manual_parts
+    with Gradebook(f"sqlite:///{class_of_eight.root / 'gradebook.db'}") as gb:
+        gb.find_grade(graded, ASSIGNMENT.notebooks[0], ASSIGNMENT.id, "student3").manual_score = 1.0
+        gb.db.commit()
+    class_of_eight.run(sys.executable, "-m", "autograder.feedback", ASSIGNMENT.id)
+    tests = {t["name"]: t for t in class_of_eight.results("student3")["tests"]}
+    assert tests[graded]["score"] == 1.0 and tests[graded]["output"] == "graded by hand"
+    assert tests[empty]["score"] == 0 and "no answer written" in tests[empty]["output"]
 
 
 def test_nbgraders_own_api_reads_the_grades_formgrader_shows(class_of_eight):

@@ -46,6 +46,14 @@ experiment.train = lambda *args, **kwargs: None
 '''
 
 
+# numerical differentiation, element- and row-wise (the large batch) and along dout (the forward-call
+# watch), the complex step, and an honest control with Python loops over the features
+NUMERICAL = {"fwd": ("cheats", "fd_forward_elementwise"), "row4": ("cheats", "fourth_order_rowwise"),
+             "dirc": ("cheats", "directional_central"), "cplx": ("cheats", "complex_step"),
+             "loops": ("valid", "loop_over_features")}
+BACKWARD_PARTS = ("batchnorm_backward", "batchnorm_backward_alt", "layernorm_backward", "batchsize_training")
+
+
 def _notebook(extra_after_answer, table=None):
     notebook = corpus.notebook(hostile.PERFECT)
     index = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id")
@@ -98,6 +106,8 @@ def rounds(module_course):
     patched = corpus.notebook(hostile.BLANK)
     patched.cells.insert(2, nbformat.v4.new_code_cell("import numpy as np\n" + PATCHES_EXPERIMENT))
     _submit(module_course, "pat", patched)
+    for student, (kind, name) in NUMERICAL.items():
+        corpus.write_submission(corpus.load(kind, [name])[0], module_course.submitted, student=student)
     module_course.grade(workers=2)
     return {"course": module_course, "first": first, "again": again, "second": _spied(module_course, "eve"),
             "grades": (first_grades, again_grades)}
@@ -121,3 +131,24 @@ def test_patching_the_experiment_module_earns_nothing_and_is_flagged(rounds):
     assert course_copy.part_scores("pat")["batchsize_training"] == 0
     status = course_copy.grades()["pat"]["status"]
     assert status.startswith("flagged") and "experiment.replay" in status
+
+
+@pytest.mark.parametrize("student", [s for s, (kind, _) in NUMERICAL.items() if kind == "cheats"])
+def test_a_numerical_backward_pass_earns_no_backward_points_through_real_grading(rounds, student):
+    course_copy = rounds["course"]
+    scores = course_copy.part_scores(student)
+    assert {part: scores[part] for part in BACKWARD_PARTS} == {part: 0 for part in BACKWARD_PARTS}
+    assert scores["batchnorm_forward"] == ASSIGNMENT.points["batchnorm_forward"]
+    outputs = {t["name"]: t["output"] for t in course_copy.results(student)["tests"]}
+    assert "numerical" in outputs["batchnorm_backward"], outputs["batchnorm_backward"]
+
+
+def test_the_complex_step_is_flagged(rounds):
+    status = rounds["course"].grades()["cplx"]["status"]
+    assert status.startswith("flagged") and "complex" in status, status
+
+
+def test_honest_loops_keep_full_marks_beside_the_numerical_ones(rounds):
+    course_copy = rounds["course"]
+    assert course_copy.grades()["loops"]["status"] == "graded"
+    assert float(course_copy.grades()["loops"]["raw_score"]) == sum(ASSIGNMENT.points[p] for p in ASSIGNMENT.auto_parts)

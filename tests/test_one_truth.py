@@ -84,6 +84,16 @@ def test_before_grading_by_hand_written_parts_are_not_graded_yet_everywhere(grad
     assert line.split()[1 + ASSIGNMENT.parts.index(MANUAL[0])] == "."
 
 
+def test_the_grading_command_writes_the_page_nbgrader_generate_feedback_writes(graded):
+    """make grade renders feedback with its own long-lived exporter: the page must be byte for
+    byte what nbgrader's own generate_feedback makes of the same gradebook."""
+    course_copy, _ = graded
+    page = course_copy.root / "feedback" / "bob" / ASSIGNMENT.id / f"{NOTEBOOK}.html"
+    ours = page.read_bytes()
+    course_copy.run("nbgrader", "generate_feedback", ASSIGNMENT.id, "--student", "bob", "--force")
+    assert page.read_bytes() == ours
+
+
 def test_manual_grades_reach_every_surface_whatever_runs_after(graded):
     course_copy, _ = graded
     grade_by_hand(course_copy, "ann", {MANUAL[0]: 3.0, MANUAL[1]: 5.5})

@@ -173,7 +173,8 @@ def test_stripped_metadata_and_ids_find_answers_by_name_and_position():
     notebook["nbformat_minor"] = 4
     result, notes = rebuilt(notebook)
     assert answers(result) == perfect_answers()
-    assert notes.repairs == ["the nbgrader metadata of 35 cells was damaged and rebuilt from the release"]
+    graded_cells = sum(1 for c in release().cells if "nbgrader" in c.metadata)
+    assert notes.repairs == [f"the nbgrader metadata of {graded_cells} cells was damaged and rebuilt from the release"]
 
 
 def test_copied_answer_cell_grades_the_original_and_keeps_the_copy_after_it():
@@ -279,8 +280,11 @@ def test_arbitrary_cells_rebuild_a_gradable_notebook(cells, version, metadata):
     check_never_crashes(data.encode("utf-16"))
 
 
+CELLS = len(release().cells)
+
+
 @FEWER
-@given(st.lists(st.integers(0, 62), max_size=80))
+@given(st.lists(st.integers(0, CELLS - 1), max_size=80))
 def test_cells_dropped_or_repeated_in_any_order_rebuild_a_gradable_notebook(order):
     notebook = perfect_json()
     notebook["cells"] = [notebook["cells"][k] for k in order]
@@ -288,7 +292,7 @@ def test_cells_dropped_or_repeated_in_any_order_rebuild_a_gradable_notebook(orde
 
 
 @FEWER
-@given(st.permutations(range(63)))
+@given(st.permutations(range(CELLS)))
 def test_shuffled_cells_keep_every_answer(order):
     notebook = perfect_json()
     notebook["cells"] = [notebook["cells"][k] for k in order]

@@ -48,6 +48,7 @@ def check_part(part, student, seed=None, assignment_id=course.DEFAULT_ASSIGNMENT
     seed = assignment.grading_seed if seed is None else seed
     rng = np.random.default_rng(seed)
     verdict = Verdict(part=part, points=assignment.points[part])
+    getattr(student, "called", set()).clear()  # watched calls are noted per part
     try:
         CHECKS[part](student, rng, verdict)
     except StudentError as error:

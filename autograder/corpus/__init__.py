@@ -21,7 +21,7 @@ import nbformat
 from autograder import course
 
 HERE = Path(__file__).resolve().parent
-KINDS = ("wrong", "valid", "examples")
+KINDS = ("wrong", "valid", "examples", "cheats")
 
 
 @dataclass
@@ -36,13 +36,14 @@ class Entry:
     assignments: dict = field(default_factory=dict)  # variable -> source line
     preamble: str = ""
     blank: bool = False                              # hand in the release unchanged
+    limit: str = ""  # cheats/: why the grader cannot tell this shortcut from honest work (README)
 
     def expectation(self, part):
         return self.expect.get(part, "full")
 
 
 def load(kind, names=None):
-    """The entries of one kind (wrong, valid, examples), sorted by name."""
+    """The entries of one kind (wrong, valid, examples, cheats), sorted by name."""
     entries = [parse(path, kind) for path in sorted((HERE / kind).glob("*.py"))]
     return [e for e in entries if names is None or e.name in names]
 
@@ -62,6 +63,8 @@ def parse(path, kind):
             entry.expect = ast.literal_eval(node.value)
         elif isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["BLANK"]:
             entry.blank = bool(ast.literal_eval(node.value))
+        elif isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["LIMIT"]:
+            entry.limit = ast.literal_eval(node.value)
         elif isinstance(node, ast.FunctionDef) and node.name in answer_ids:
             entry.functions[node.name] = _with_decorators(text, node)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \

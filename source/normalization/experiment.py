@@ -691,7 +691,7 @@ def plot_losses(results, view="updates", window=25):
 # ----------------------------------------------------------------------------------------------
 
 
-def replay(norm_fns, normalization, seed=0, num_updates=60, batch_size=8,
+def replay(norm_fns, normalization, seed=0, num_updates=40, batch_size=8,
            hidden_dims=(32, 32), learning_rate=0.05, num_checkpoints=2):
     """Train a small net briefly with fixed settings and return what it computed.
 

@@ -4,7 +4,7 @@ the simplified closed form the cell asks for was never derived. The forward pass
 backward are honest; layer norm is the instructor's solution."""
 import numpy as np
 
-EXPECT = {"batchnorm_backward_alt": "loses", "batchsize_training": "loses"}
+EXPECT = {"batchnorm_backward_alt": "loses"}  # the training replay is graded on its gradients (README)
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

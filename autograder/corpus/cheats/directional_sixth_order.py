@@ -15,8 +15,10 @@ on centred inputs; 4e-13..6e-12 on large centred inputs with outliers
 (benchmarks/numerical_backward_cost.py, relative to the terms of dx)."""
 import numpy as np
 
-EXPECT = {"batchnorm_backward": "loses", "batchnorm_backward_alt": "loses",
-          "layernorm_backward": "loses", "batchsize_training": "loses"}
+EXPECT = {}  # a known limit: it keeps full marks (see LIMIT)
+LIMIT = ("A sixth-order difference along dout through a private copy of the forward computation: as "
+         "cheap as an analytic backward pass, within about 1e-11 of it, and it never calls the notebook's "
+         "forward functions, so neither the cost, the precision nor the forward-call watch tells it apart.")
 
 OFFSETS, WEIGHTS = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0), (-1 / 60, 9 / 60, -45 / 60, 45 / 60, -9 / 60, 1 / 60)
 STEP = 5e-3  # in units of the standard deviation (the best step, tried on many inputs)

@@ -1,0 +1,110 @@
+"""The student's kernel seen from the grading job: its processes, how to stop a call, its CPU clock.
+
+Jupyter starts the kernel (in the sandbox: bubblewrap, then the launcher, then ipykernel); once
+it is ready, autograder.execute runs the job's hooks with the pid Jupyter started. The check
+server then gets `interrupt` (SIGUSR1 to the ipykernel process, which autograder.hidden turns
+into an "Interrupted" answer) and `cpu_clock` (the CPU seconds that process has used).
+"""
+import os
+import signal
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def attach(server, pid):
+    """Give a CheckServer the means to stop and to time the kernel Jupyter started as pid."""
+    server.interrupt = interrupter(pid)
+    server.cpu_clock = cpu_clock(pid)
+
+
+def cpu_clock(pid):
+    """A callable returning the CPU seconds (user + system, all threads) used so far by the
+    ipykernel processes at or below pid."""
+    found = []
+
+    def seconds():
+        found[:] = found or kernel_processes(pid)  # looked up once: the kernel outlives the calls
+        total = 0
+        for process in found:
+            try:
+                fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / TICKS
+    return seconds
+
+
+class environment:
+    """Temporarily set environment variables (the kernel inherits them)."""
+
+    def __init__(self, values):
+        self.values, self.saved = values, {}
+
+    def __enter__(self):
+        for key, value in self.values.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class ready_hooks:
+    """Run callables once the notebook's kernel is ready (autograder.execute)."""
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+
+    def __enter__(self):
+        from autograder import execute
+
+        execute.KERNEL_READY_HOOKS[:] = self.hooks
+
+    def __exit__(self, *exc):
+        from autograder import execute
+
+        execute.KERNEL_READY_HOOKS.clear()
+
+
+def interrupter(pid):
+    """A callable that stops the student code the kernel runs for the grader: SIGUSR1 to the
+    kernel Jupyter started as process pid (in the sandbox, the ipykernel process among its
+    descendants), which autograder.hidden turns into an "Interrupted" answer."""
+    def interrupt():
+        for kernel in kernel_processes(pid):
+            try:
+                os.kill(kernel, signal.SIGUSR1)
+            except OSError:
+                pass
+    return interrupt
+
+
+def kernel_processes(pid):
+    """Process ids of the ipykernel processes at or below pid (read from /proc)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid] if pid else []
+    while todo:
+        current = todo.pop()
+        try:
+            argv = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # the kernel is a Python running ipykernel_launcher (bubblewrap's own command line holds
+        # those words too, and must not get the signal)
+        if Path(argv[0].decode(errors="replace")).name.startswith("python") and b"ipykernel_launcher" in argv:
+            found.append(current)
+            continue  # its own children are the student's
+        todo += children.get(current, [])
+    return found

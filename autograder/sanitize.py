@@ -22,8 +22,6 @@ before it is stored, and `sanitize_folder` renames the files formgrader would se
 content (HTML, SVG, XML, ...) to plain text.
 """
 import base64
-import functools
-import html
 import json
 import mimetypes
 import re
@@ -31,13 +29,11 @@ import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 
-import bleach
-from bleach.css_sanitizer import CSSSanitizer
-from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from autograder.marking import GRADERS_ONLY
+from autograder.safe_html import as_code_block, sanitize_markdown
 
 # outputs keep text/plain and these images (checked by their first bytes)
 IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
@@ -45,20 +41,6 @@ IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 TEXT_PREFERENCE = ("text/html", "text/markdown", "text/latex", "image/svg+xml", "application/javascript",
                    "application/json")
 MAX_TEXT = 20_000  # characters of a removed output shown as text
-
-WRAPPER_CLASS = "normlab-sanitized"
-WRAPPER = (f'<div class="{WRAPPER_CLASS}">', "</div>")
-
-ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "cite", "code", "dd", "del", "details", "div", "dl", "dt",
-    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "input", "kbd", "li", "mark", "ol",
-    "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "summary", "sup",
-    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
-})
-SAFE_LINK_SCHEMES = ("http", "https", "mailto")
-SAFE_IMAGE_DATA = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
-CSS = CSSSanitizer(allowed_css_properties=["text-align"])
 
 # cell metadata kept (checked): nbgrader's, the course's marker of cells only graders see
 # (autograder.marking; the feedback leaves those cells out), and the editor's flags
@@ -76,154 +58,6 @@ SAFE_FILE_TYPES = frozenset({
     "text/x-python", "application/json", "application/x-ipynb+json", "image/png", "image/jpeg",
     "image/gif", "application/zip", "application/gzip", "application/x-tar",
 })
-
-
-# ---------------------------------------------------------------------------------------
-# URLs and attributes
-
-
-def _plain_url(value):
-    """A URL as a browser reads its scheme: without control characters or spaces, lower case."""
-    return "".join(ch for ch in value if ord(ch) > 32 and ord(ch) != 127).lower()
-
-
-def _scheme(url):
-    """The scheme of a (plain) URL, or '' for a relative one."""
-    head = re.split(r"[/?#]", url, maxsplit=1)[0]
-    return head.split(":", 1)[0] if ":" in head else ""
-
-
-def safe_link(value):
-    """A link target a grader may follow: http(s), mailto, a fragment or a relative path."""
-    url = _plain_url(value)
-    scheme = _scheme(url)
-    return scheme in SAFE_LINK_SCHEMES if scheme else True
-
-
-def safe_image(value):
-    """An image source that loads nothing active: an embedded PNG/JPEG/GIF, or an image file
-    of the submission's own folder."""
-    url = _plain_url(value)
-    if url.startswith(SAFE_IMAGE_DATA):
-        return True
-    if _scheme(url) or url.startswith(("/", "\\")) or any(c in url for c in "?#\\"):
-        return False
-    return ".." not in url.split("/") and url.endswith(IMAGE_SUFFIXES)
-
-
-def _allowed_attribute(tag, name, value):
-    if name == "title" and tag in ("a", "img", "abbr"):
-        return True
-    if tag == "a":
-        return (name == "href" and safe_link(value)) or (name == "class" and value == "anchor-link")
-    if tag == "img":
-        return ((name == "src" and safe_image(value)) or name == "alt"
-                or (name in ("width", "height") and value.isdigit()))
-    if tag in ("th", "td"):
-        return name == "style" or (name in ("colspan", "rowspan") and value.isdigit())
-    if tag == "input":
-        return ((name == "type" and value == "checkbox") or name in ("checked", "disabled")
-                or (name == "class" and value == "task-list-item-checkbox"))
-    if name == "class":
-        if tag == "span":  # pygments' token classes
-            return all(re.fullmatch(r"[a-z][a-z0-9]{0,3}", token) for token in value.split())
-        if tag == "code":
-            return re.fullmatch(r"language-[A-Za-z0-9_+\-]{1,30}", value) is not None
-        if tag == "div":
-            return value in ("highlight", WRAPPER_CLASS)
-        return tag == "li" and value == "task-list-item"
-    return (tag == "ol" and name == "start" and value.isdigit()) or (tag == "details" and name == "open")
-
-
-def clean_html(fragment):
-    """An HTML fragment with only allowed tags, attributes and URLs; other tags show as text."""
-    return bleach.clean(fragment, tags=ALLOWED_TAGS, attributes=_allowed_attribute,
-                        protocols=[*SAFE_LINK_SCHEMES, "data"], strip=False, strip_comments=True,
-                        css_sanitizer=CSS)
-
-
-# ---------------------------------------------------------------------------------------
-# markdown
-
-
-class _InspectingRenderer(IPythonRenderer):
-    """nbconvert's markdown renderer (as the templates use it), noting what is not safe as is."""
-
-    def __init__(self, attachments):
-        super().__init__(escape=False, attachments=attachments)
-        self.unsafe = []
-
-    def block_html(self, html_text):
-        self.unsafe.append("raw HTML")
-        return super().block_html(html_text)
-
-    def inline_html(self, html_text):
-        self.unsafe.append("raw HTML")
-        return super().inline_html(html_text)
-
-    def link(self, text, url, title=None):
-        if not safe_link(url):
-            self.unsafe.append(f"link {url[:40]!r}")
-        return super().link(text, url, title)
-
-    def image(self, text, url, title=None):
-        name = url[len("attachment:"):] if url.startswith("attachment:") else None
-        if name is not None and name not in self.attachments:
-            self.unsafe.append(f"missing attachment {name[:40]!r}")  # nbconvert would fail
-            return html.escape(f"[image {name} not attached]")
-        result = super().image(text, url, title)
-        if name is None and not safe_image(url):
-            self.unsafe.append(f"image {url[:40]!r}")
-        return result
-
-    def block_code(self, code, info=None):
-        if info and info.strip().startswith("mermaid"):
-            self.unsafe.append("mermaid block")  # nbconvert inserts its text unescaped
-            return super().block_code(code, info="text")
-        return super().block_code(code, info)
-
-
-def as_code_block(text):
-    """Markdown showing text verbatim: a fenced block, its fence longer than any run of
-    backticks in the text."""
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
-    return f"{fence}text\n{text}\n{fence}"
-
-
-def _one_line(fragment):
-    """Cleaned HTML without line breaks: a space where a line break is only white space, a
-    character reference inside <pre>."""
-    fragment = fragment.replace("\r\n", "\n").replace("\r", "\n")
-    parts, depth, last = [], 0, 0
-    for tag in re.finditer(r"<pre\b[^>]*>|</pre>", fragment):  # real tags: bleach escapes any "<" in text
-        parts += [fragment[last:tag.start()].replace("\n", "&#10;" if depth else " "), tag.group(0)]
-        depth = max(depth - 1, 0) if tag.group(0) == "</pre>" else depth + 1
-        last = tag.end()
-    parts.append(fragment[last:].replace("\n", "&#10;" if depth else " "))
-    return "".join(parts)
-
-
-def sanitize_markdown(source, attachments=None):
-    """Return (markdown, problems): the source itself when it renders safely, else its cleaned
-    rendering as one HTML block; problems says what was not safe."""
-    safe, problems = _sanitized_markdown(source, json.dumps(attachments or {}, sort_keys=True))
-    return safe, list(problems)
-
-
-@functools.lru_cache(maxsize=2048)
-def _sanitized_markdown(source, attachments_json):
-    """sanitize_markdown for hashable inputs: the released notebook's text repeats in every
-    submission, so a grading process renders it once."""
-    attachments = json.loads(attachments_json)
-    renderer = _InspectingRenderer(attachments)
-    rendered = MarkdownWithMath(renderer=renderer).render(source)
-    if not renderer.unsafe:
-        return source, ()
-    if source.startswith(WRAPPER[0]) and _one_line(clean_html(source)) == source:
-        return source, ()  # made safe before: markdown passes one HTML line through unchanged
-    # one line: a blank line would end the HTML block and hand the rest back to markdown
-    safe = WRAPPER[0] + _one_line(clean_html(rendered).strip()) + WRAPPER[1]
-    return safe, tuple(dict.fromkeys(renderer.unsafe))
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Shortcuts that must earn nothing (issue 10), graded in this process: autograder/corpus/cheats/.
 
-Numerical differentiation of the student's own forward pass, one element, row or column at a time
-(forward, central and fourth-order differences), runs out of time on the large batch; differences
-along dout through the notebook's forward functions are seen by the forward-call watch; a closed
+Numerical differentiation that evaluates the notebook's forward functions at inputs the grader never
+gave them (forward, central and fourth-order differences; one element, row or column at a time, or
+along dout) is seen by the forward-call watch; differencing one row or column at a time through a
+private copy of the forward runs out of CPU time on the large batch; a closed
 form that delegates to the graph version, or steps through the graph again, is withheld. Each
 entry names in EXPECT the parts it must lose, and loses all their points with a message that says
 why. Entries with a LIMIT are shortcuts the grader cannot tell from honest work: they keep full
@@ -35,7 +36,8 @@ def _params(limit):
 def test_the_cheats_cover_the_differencing_variants_of_the_issue():
     expected = {"fd_forward_elementwise", "central_elementwise_tiny_step", "central_rowwise",
                 "fourth_order_rowwise", "fd_rowwise_batched", "central_rowwise_batched",
-                "directional_central", "complex_step", "alt_delegates", "alt_copies_graph"}
+                "directional_central", "complex_step", "alt_delegates", "alt_copies_graph",
+                "private_forward_rowwise"}
     assert expected <= set(CHEATS)
 
 

@@ -46,9 +46,10 @@ experiment.train = lambda *args, **kwargs: None
 '''
 
 
-# numerical differentiation, element- and row-wise (the large batch) and along dout (the forward-call
-# watch), the complex step, and an honest control with Python loops over the features
-NUMERICAL = {"fwd": ("cheats", "fd_forward_elementwise"), "row4": ("cheats", "fourth_order_rowwise"),
+# numerical differentiation element-wise through the notebook's forward (the forward-call watch),
+# row-wise through a private copy of it (the large batch's CPU time, measured in the sandboxed
+# kernel) and along dout, the complex step, and an honest control with Python loops over features
+NUMERICAL = {"fwd": ("cheats", "fd_forward_elementwise"), "prow": ("cheats", "private_forward_rowwise"),
              "dirc": ("cheats", "directional_central"), "cplx": ("cheats", "complex_step"),
              "loops": ("valid", "loop_over_features")}
 BACKWARD_PARTS = ("batchnorm_backward", "batchnorm_backward_alt", "layernorm_backward", "batchsize_training")

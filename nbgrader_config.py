@@ -47,6 +47,8 @@ except Exception as error:  # noqa: BLE001  (reported, never raised: see the doc
     print(f"normlab: nbgrader_config.py could not read the assignment manifest ({error!r}); "
           "using a 30 s cell time limit", file=sys.stderr)
 c.OverwriteCells.add_missing_cells = True
+# nbgrader's list, without its final CheckCellMetadata: nbgrader's sanitize pass has just checked
+# the same metadata (of a notebook rebuilt from the release), and running cells changes only outputs.
 c.Autograde.autograde_preprocessors = [
     "autograder.execute.CappedExecute",
     "autograder.execute.GraderVerdicts",
@@ -55,7 +57,6 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
 # Feedback reads like a report: every part named, "not graded yet" for parts graded by hand
@@ -68,3 +69,4 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.GenerateFeedback.post_convert_hook = "autograder.feedback.tidy"
+c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"

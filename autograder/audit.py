@@ -199,17 +199,43 @@ def audit_notebook(path):
     return list(dict.fromkeys(findings))
 
 
-def _function(notebook, name):
-    """The FunctionDef of a top-level function defined in the notebook's code cells (last one wins)."""
-    found = None
+def _statements(notebook):
+    """The top-level statements of the notebook's code cells, in order (cells that do not parse
+    are skipped)."""
     for cell in notebook.cells:
         if cell.get("cell_type") != "code":
             continue
         try:
-            tree = ast.parse(_as_python(cell.get("source", "")))
+            yield from ast.parse(_as_python(cell.get("source", ""))).body
         except SyntaxError:
             continue
-        found = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name), found)
+
+
+def _function(notebook, name):
+    """The FunctionDef of a top-level function defined in the notebook's code cells (last one wins)."""
+    found = None
+    for node in _statements(notebook):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            found = node
+    return found
+
+
+def _final_binding(notebook, name):
+    """What a top-level name is last bound to in the notebook's code cells: its FunctionDef, the
+    value assigned to it, or the import that names it (None when it is never bound)."""
+    found = None
+    for node in _statements(notebook):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            found = node
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for target in node.targets for t in ast.walk(target)):
+            found = node.value
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name) \
+                and node.target.id == name and node.value is not None:
+            found = node.value
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name) == name for alias in node.names):
+            found = node
     return found
 
 
@@ -234,6 +260,10 @@ def closed_form_problem(notebook, release, closed="batchnorm_backward_alt", grap
     It is not when it refers to the graph version (calls it, or passes it on), or when its body
     is the graph version's, whatever the variable names.
     """
+    binding = _final_binding(notebook, closed)
+    if binding is not None and not isinstance(binding, ast.FunctionDef) and any(
+            isinstance(node, ast.Name) and node.id == graph for node in ast.walk(binding)):
+        return f"{closed} calls {graph} (it is bound to it, not defined on its own)"
     alt, original, stub = _function(notebook, closed), _function(notebook, graph), _function(release, closed)
     if alt is None or original is None or (stub is not None and _shape(alt) == _shape(stub)):
         return ""

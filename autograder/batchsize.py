@@ -56,7 +56,7 @@ QUESTIONS = {
         "line (test mode) with its dashed line (train mode) at batch size 5.",
     ),
     "batchsize_seed_claim": Question(
-        "The seed notes say batch size 5 gives better validation accuracy than batch size 50. "
+        "A student's notes say batch size 5 gives better validation accuracy than batch size 50. "
         "For batch norm, under which design does our data support that: equal numbers of "
         "'updates', equal numbers of 'examples', 'both' or 'neither'?",
         ("updates", "examples", "both", "neither"),
@@ -200,7 +200,7 @@ def format_table(study):
 
 def format_observations(study):
     """Mean validation accuracy per view, normalization and batch size over the seeds, and how
-    often batch size 5 beats 50 (the seed notes' claim), for every normalization."""
+    often batch size 5 beats 50 (the claim in the student's notes), for every normalization."""
     runs = study["runs"]
     lines = []
     for view in ("updates", "examples"):

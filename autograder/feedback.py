@@ -61,7 +61,17 @@ def part_of(grade_id):
 
 
 class GradesWithPending(GetGrades):
-    """GetGrades, and `pending` in the nbgrader metadata of cells graded by hand, not graded yet."""
+    """GetGrades, and `pending` in the nbgrader metadata of cells graded by hand, not graded yet;
+    graders' comments are sanitised like the student's own markdown (a comment may quote a
+    student's text, and the page renders it as markdown)."""
+
+    def _get_comment(self, cell, resources):
+        from autograder.safe_html import sanitize_markdown
+
+        super()._get_comment(cell, resources)
+        comment = cell.metadata.nbgrader.get("comment")
+        if isinstance(comment, str) and comment:
+            cell.metadata.nbgrader["comment"] = sanitize_markdown(comment)[0]
 
     def _get_score(self, cell, resources):
         super()._get_score(cell, resources)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, kernel, text
+from autograder import course, kernel, sandbox, text
 
 PSEUDONYM = "student"
 JOBS_ROOT = Path(tempfile.gettempdir()) / f"normlab-jobs-{os.getuid()}"  # one per grading user
@@ -89,6 +89,7 @@ def grade(task):
         outcome = failed(task.student, "internal grader error (the instructor has the details)", task.timestamp,
                          log=traceback.format_exc())
     finally:
+        sandbox.release(job_dir)
         shutil.rmtree(job_dir, ignore_errors=True)
     outcome.seconds = round(time.monotonic() - started, 2)
     return asdict(outcome)
@@ -138,10 +139,10 @@ def _grade(task, job_dir):
             "KernelManager.transport": "ipc",
             "KernelManager.ip": f"{kernel_job.runtime_dir}/kernel",
         })
-    with kernel.environment(environment), \
+    with kernel.environment(environment), kernel.namespace_reaper() as reaper, \
             CheckServer(socket_path, assignment, task.seeds, call_timeout=assignment.cell_timeout / 2,
                         facts=facts) as server, \
-            kernel.ready_hooks(hooks + [lambda pid: kernel.attach(server, pid)]):
+            kernel.ready_hooks(hooks + [reaper.note, lambda pid: kernel.attach(server, pid)]):
         result = _autograde(assignment.id, overrides)
         if not result["success"] and not server.verdicts and "kernel_info" in _failure_reason(result):
             result = _autograde(assignment.id, overrides)  # the kernel never started: once more
@@ -229,6 +230,7 @@ def sweep(pids=None):
             continue
         pid = int(match.group(1))
         if (pids is None and not _alive(pid)) or (pids is not None and pid in pids):
+            sandbox.release(path)
             shutil.rmtree(path, ignore_errors=True)
 
 

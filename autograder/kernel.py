@@ -3,7 +3,8 @@
 Jupyter starts the kernel (in the sandbox: bubblewrap, then the launcher, then ipykernel); once
 it is ready, autograder.execute runs the job's hooks with the pid Jupyter started. The check
 server then gets `interrupt` (SIGUSR1 to the ipykernel process, which autograder.hidden turns
-into an "Interrupted" answer) and `cpu_clock` (the CPU seconds that process has used).
+into an "Interrupted" answer) and `cpu_clock` (the CPU seconds the kernel and every process it
+started have used).
 """
 import os
 import signal
@@ -18,22 +19,93 @@ def attach(server, pid):
     server.cpu_clock = cpu_clock(pid)
 
 
-def cpu_clock(pid):
-    """A callable returning the CPU seconds (user + system, all threads) used so far by the
-    ipykernel processes at or below pid."""
-    found = []
+class namespace_reaper:
+    """Remembers the pid namespaces of a job's sandbox (the first process of each, with its start
+    time) and, on leaving, kills them: killing that first process ends every process inside. Jupyter
+    stops the kernel by killing the process it started; what that process started in its own
+    session may otherwise outlive the job."""
 
+    def __init__(self):
+        self.inits = []
+
+    def note(self, pid):
+        """Record the new pid namespaces at or below pid (a kernel-ready hook)."""
+        own = _namespace(os.getpid())
+        for process in descendants(pid):
+            found = _namespace(process)
+            if found and found != own and _namespace(_parent(process)) != found:
+                self.inits.append((process, _start_time(process)))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for process, started in self.inits:
+            if started is not None and _start_time(process) == started:
+                try:
+                    os.kill(process, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def _namespace(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except (OSError, TypeError):
+        return None
+
+
+def _parent(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _start_time(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_clock(pid):
+    """A callable returning the CPU seconds (user + system, all threads) used so far by every
+    process at or below pid: the kernel, and whatever it started, alive or already reaped
+    (work handed to child processes is counted too)."""
     def seconds():
-        found[:] = found or kernel_processes(pid)  # looked up once: the kernel outlives the calls
         total = 0
-        for process in found:
+        for process in descendants(pid):
             try:
                 fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            # utime, stime, and cutime, cstime of its reaped children (fields 14 to 17 of stat)
+            total += sum(int(value) for value in fields[11:15])
         return total / TICKS
     return seconds
+
+
+def _children():
+    """{parent pid: [child pids]} of every process now running (read from /proc)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return children
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    children, found, todo = _children(), [], [pid] if pid else []
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
 
 
 class environment:
@@ -87,13 +159,7 @@ def interrupter(pid):
 
 def kernel_processes(pid):
     """Process ids of the ipykernel processes at or below pid (read from /proc)."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    children = _children()
     found, todo = [], [pid] if pid else []
     while todo:
         current = todo.pop()

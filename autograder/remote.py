@@ -126,14 +126,13 @@ class RemoteStudent:
         return ""
 
     def _interrupted(self, why):
-        """Stop the kernel's call (it answers "Interrupted"): TooSlow(why), or the answer that
-        arrived meanwhile."""
+        """Stop the kernel's call and raise TooSlow(why). The kernel's reply (its "Interrupted",
+        or an answer it sends instead) is read and discarded: a call found late stays late,
+        whatever arrives afterwards."""
         self.interrupt()
         self.connection.settimeout(INTERRUPT_GRACE)
-        reply = wire.receive(self.connection)
-        if isinstance(reply.get("error"), dict) and reply["error"].get("type") == "Interrupted":
-            raise checks.TooSlow(why) from None
-        return reply
+        wire.receive(self.connection)
+        raise checks.TooSlow(why) from None
 
     def _call(self, name, args, keep, timeout=None):
         encoded = [wire.encode(a) for a in args]
@@ -268,6 +267,10 @@ class CheckServer:
             verdict.note = f"grading of this part stopped: {error}"
             verdict.checks = [checks.Check("the hidden tests ran to the end", 1.0, False, verdict.note)]
         self.verdicts[part] = verdict
+        if part == "batchnorm_backward_alt" and "calls batchnorm_backward" in verdict.withheld \
+                and not self.facts.get("closed_form_problem"):
+            # the source did not show it (job.py flags what the source shows): the run did
+            self.flags.append(text.one_line(verdict.withheld.split(". ")[0], 200))
         self._send_verdict(connection, verdict)
 
     @staticmethod

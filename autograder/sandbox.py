@@ -70,6 +70,7 @@ class Job:
     font_cache: str = ""  # the grader's matplotlib font list, read-only in the sandbox's /tmp
     env: dict = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    cgroups: list = field(default_factory=list)  # the kernel's control groups (autograder.cgroups)
 
     def save(self, path):
         Path(path).write_text(json.dumps(asdict(self)))
@@ -149,9 +150,13 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
     fonts = matplotlib_cache()
+    from autograder import cgroups
+
+    limits = limits or Limits()
+    groups = cgroups.create(f"normlab-{job_dir.name}-{uid}", limits.address_space, limits.processes)
     job = Job(uid=uid, runtime_dir=str(runtime), check_dir=str(check_dir), bridge_dir=str(job_dir / "bridge"),
               mode=mode(), font_cache=str(fonts or ""), env={"MPLCONFIGDIR": MPLCONFIGDIR, **(extra_env or {})},
-              limits=limits or Limits())
+              limits=limits, cgroups=groups)
     job.save(job_dir / "job.json")
 
     kernels = job_dir / "jupyter" / "kernels" / KERNEL_NAME
@@ -168,6 +173,18 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     }))
     env = {"JUPYTER_PATH": str(job_dir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(runtime)}
     return env, job
+
+
+def release(job_dir):
+    """After the job: end whatever the kernel left running in its control groups, remove them."""
+    from autograder import cgroups
+
+    path = Path(job_dir) / "job.json"
+    if path.exists():
+        try:
+            cgroups.remove(Job.load(path).cgroups)
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
 
 
 def lock(job):
@@ -248,6 +265,8 @@ def command(job, connection_file, cwd):
 def launch(connection_file):
     """Kernelspec entry point: replace this process with the sandboxed kernel."""
     job = Job.load(os.environ[JOB_ENV])
+    for group in job.cgroups:  # everything the kernel starts shares one memory and task budget
+        (Path(group) / "cgroup.procs").write_text(str(os.getpid()))
     # Jupyter may write the connection file anywhere (often /tmp, which the sandbox replaces):
     # hand the kernel a copy in its runtime folder, with the folder's inside name for its sockets
     info = json.loads(Path(connection_file).read_text())

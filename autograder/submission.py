@@ -17,6 +17,9 @@ MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_ID_CHARS = 128
 # Characters that nbgrader's own commands treat as glob patterns in paths.
 GLOB_CHARACTERS = set("*?[]")
+# Formgrader writes student ids into its pages unescaped (HTML text, attributes and a JavaScript
+# string): an id holding one of these would be markup or script in the instructor's browser.
+MARKUP_CHARACTERS = set('<>&"`\\')
 
 
 @dataclass
@@ -47,8 +50,8 @@ def student_id_problem(student):
     """Why a folder name cannot be a student id ('' when it can).
 
     Any printable name is accepted (spreadsheet formulas are neutralised on export); control
-    characters, glob characters (which nbgrader's own commands would expand) and very long
-    names are refused.
+    characters, glob characters (which nbgrader's own commands would expand), markup characters
+    (which formgrader's pages would run) and very long names are refused.
     """
     if not student or student != student.strip():
         return "the folder name is empty or starts or ends with a space"
@@ -58,6 +61,8 @@ def student_id_problem(student):
         return "the folder name contains control or invisible characters"
     if GLOB_CHARACTERS & set(student):
         return "the folder name contains one of * ? [ ], which nbgrader reads as a file pattern"
+    if MARKUP_CHARACTERS & set(student):
+        return "the folder name contains one of < > & \" ` \\, which formgrader's pages would read as HTML or script"
     return ""
 
 

@@ -139,7 +139,7 @@ def _backward(table, part, forward, axis, shape, seed, param, small=None):
         x[index] = 0.005 * rng.normal(size=x[index].shape) + 2.0
     gamma, beta = 1.0 + 0.3 * rng.normal(size=shape[1]), 0.5 * rng.normal(size=shape[1])
     dout = rng.normal(size=shape)
-    _, cache = getattr(reference, forward)(x, gamma, beta, dict(param))
+    out, cache = getattr(reference, forward)(x, gamma, beta, dict(param))
     backward = reference.layernorm_backward if axis else reference.batchnorm_backward_alt
     dx, dgamma, dbeta = backward(dout, cache)
     eps = param.get("eps", 1e-5)
@@ -152,7 +152,8 @@ def _backward(table, part, forward, axis, shape, seed, param, small=None):
         "inputs": {"x": table.array(x), "gamma": table.array(gamma), "beta": table.array(beta),
                    "dout": table.array(dout)},
         "param": param, "forward": forward,
-        "expect": {"dx": table.array(dx), "dgamma": table.array(dgamma), "dbeta": table.array(dbeta)},
+        "expect": {"dx": table.array(dx), "dgamma": table.array(dgamma), "dbeta": table.array(dbeta),
+                   "out": table.array(out)},
         "scale": {"dx": mistakes.dx_scale(x, gamma, dout, eps, axis, dx)},
         "mistakes": {key: table.mistakes(wrong[key]) for key in ("dx", "dgamma", "dbeta")},
     })

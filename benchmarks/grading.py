@@ -64,7 +64,7 @@ class PeakMemory:
     """
 
     def __init__(self, roles):
-        self.roles, self.peaks = roles, {}
+        self.roles, self.peaks, self.known = roles, {}, {}  # known: pid -> role (None: not ours)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -77,13 +77,16 @@ class PeakMemory:
         self._thread.join()
 
     def _poll(self):
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(0.25):
             for entry in Path("/proc").iterdir():
                 if not entry.name.isdigit():
                     continue
                 try:
-                    command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                    role = self.roles(int(entry.name), command)
+                    pid = int(entry.name)
+                    if pid not in self.known:  # the command line is read once per process
+                        command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                        self.known[pid] = self.roles(pid, command) if command else None
+                    role = self.known[pid]
                     if role is None:
                         continue
                     status = (entry / "status").read_text()

@@ -94,6 +94,11 @@ def main(folder, repo):
     report["errors"] = [f"{e.ename}: {e.evalue}" for e in errors]
     report["mode"] = job.mode
     report["job_uid"] = job.uid
+    # what the kernel's control groups saw: the most memory the whole submission held at once
+    peaks = [Path(group) / name for group in job.cgroups for name in ("memory.max_usage_in_bytes", "memory.peak")]
+    report["cgroup_peak_bytes"] = max((int(p.read_text()) for p in peaks if p.exists()), default=None)
+    sandbox.release(job_dir)
+    report["cgroups_left"] = [group for group in job.cgroups if Path(group).exists()]
     print("PROBE", json.dumps(report))
 
 

@@ -113,7 +113,9 @@ def test_a_timestamp_that_does_not_parse_is_reported_not_trusted(folder, make):
 
 @pytest.mark.parametrize("name, accepted", [
     ("ada", True), ("=1+2", True), ("@SUM(1+1)", True), ("Zoë Ünal", True), ("o'brien", True),
-    ("[ab]", False), ("a*", False), ("x\ny", False), ("tab\there", False), (" padded", False),
+    ("[ab]", False), ("a*", False), ("<img src=x onerror=alert(1)>", False), ('";alert(1);"', False),
+    ("a&amp;b", False), ("back`tick", False), ("back\\slash", False), ("x>y", False),
+    ("x\ny", False), ("tab\there", False), (" padded", False),
     ("\u202eevil", False), ("x" * 129, False),
 ])
 def test_odd_but_legal_folder_names_are_students_and_the_rest_are_refused_with_a_reason(name, accepted):

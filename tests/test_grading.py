@@ -127,11 +127,17 @@ def test_results_json_says_which_written_answers_were_graded_by_hand_and_which_a
     graded, empty = ASSIGNMENT.manual_parts
     with Gradebook(f"sqlite:///{class_of_eight.root / 'gradebook.db'}") as gb:
         gb.find_grade(graded, ASSIGNMENT.notebooks[0], ASSIGNMENT.id, "student3").manual_score = 1.0
+        # a grader's comment quoting markup (as a pasted student answer would): shown, never run
+        gb.find_comment(graded, ASSIGNMENT.notebooks[0], ASSIGNMENT.id, "student3").manual_comment = (
+            "COMMENT-SEEN <script>alert(1)</script> <img src=x onerror=alert(2)>")
         gb.db.commit()
     class_of_eight.run(sys.executable, "-m", "autograder.feedback", ASSIGNMENT.id)
     tests = {t["name"]: t for t in class_of_eight.results("student3")["tests"]}
     assert tests[graded]["score"] == 1.0 and tests[graded]["output"] == "graded by hand"
     assert tests[empty]["score"] == 0 and "no answer written" in tests[empty]["output"]
+    page = (class_of_eight.root / "feedback" / "student3" / ASSIGNMENT.id / f"{ASSIGNMENT.notebooks[0]}.html").read_text()
+    assert "COMMENT-SEEN" in page
+    assert "<script>alert(1)" not in page and "onerror" not in page
 
 
 def test_nbgraders_own_api_reads_the_grades_formgrader_shows(class_of_eight):

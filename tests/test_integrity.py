@@ -52,6 +52,8 @@ experiment.train = lambda *args, **kwargs: None
 NUMERICAL = {"fwd": ("cheats", "fd_forward_elementwise"), "prow": ("cheats", "private_forward_rowwise"),
              "dirc": ("cheats", "directional_central"), "cplx": ("cheats", "complex_step"),
              "loops": ("valid", "loop_over_features")}
+# closed forms that run the graph version: bound to it, and reaching it through a name of their own
+DELEGATES = {"alias": ("cheats", "alt_alias"), "chain": ("cheats", "alt_chains_through_alias")}
 BACKWARD_PARTS = ("batchnorm_backward", "batchnorm_backward_alt", "layernorm_backward", "batchsize_training")
 
 
@@ -107,7 +109,7 @@ def rounds(module_course):
     patched = corpus.notebook(hostile.BLANK)
     patched.cells.insert(2, nbformat.v4.new_code_cell("import numpy as np\n" + PATCHES_EXPERIMENT))
     _submit(module_course, "pat", patched)
-    for student, (kind, name) in NUMERICAL.items():
+    for student, (kind, name) in {**NUMERICAL, **DELEGATES}.items():
         corpus.write_submission(corpus.load(kind, [name])[0], module_course.submitted, student=student)
     module_course.grade(workers=2)
     return {"course": module_course, "first": first, "again": again, "second": _spied(module_course, "eve"),
@@ -153,3 +155,13 @@ def test_honest_loops_keep_full_marks_beside_the_numerical_ones(rounds):
     course_copy = rounds["course"]
     assert course_copy.grades()["loops"]["status"] == "graded"
     assert float(course_copy.grades()["loops"]["raw_score"]) == sum(ASSIGNMENT.points[p] for p in ASSIGNMENT.auto_parts)
+
+
+@pytest.mark.parametrize("student", sorted(DELEGATES))
+def test_a_closed_form_that_runs_the_graph_version_earns_nothing_and_is_flagged(rounds, student):
+    course_copy = rounds["course"]
+    scores = course_copy.part_scores(student)
+    assert scores["batchnorm_backward_alt"] == 0
+    assert scores["batchnorm_backward"] == ASSIGNMENT.points["batchnorm_backward"]
+    status = course_copy.grades()[student]["status"]
+    assert status.startswith("flagged") and "calls batchnorm_backward" in status, status

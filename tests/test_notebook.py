@@ -1,4 +1,6 @@
 """The notebooks run: the source top to bottom with full marks, the release failing loudly."""
+import re
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -60,6 +62,29 @@ def test_untouched_release_fails_every_check_with_a_message_a_student_can_act_on
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert errors, f"the check of {part} passes on an empty stub"
         assert errors[0].ename == "CheckFailed", f"{part}: {errors[0].ename} {errors[0].evalue}"
-        assert len(errors[0].traceback) == 1, "a failed check shows its sentence, not a traceback"
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in errors[0].traceback]
+        # its sentence (in lines of at most 78 characters), not a traceback
+        assert lines[0].startswith(f"Check of {part} failed:"), lines
+        assert " ".join(lines) == f"Check of {part} failed: {' '.join(errors[0].evalue.split())}", lines
+        assert all(len(line) <= 78 for line in lines), lines
         assert any(words in errors[0].evalue for words in ("not been written yet", "must be one of")), \
             errors[0].evalue
+
+
+def test_nbgrader_validate_shows_the_whole_sentence_that_names_a_mistake(tmp_path):
+    """`nbgrader validate` (and the Validate button) cut report lines at 90 characters: a check's
+    message comes in lines short enough that the named mistake is read in full."""
+    import shutil
+    import subprocess
+
+    from autograder import corpus
+
+    folder = tmp_path / ASSIGNMENT.id
+    shutil.copytree(REPO / "release" / ASSIGNMENT.id, folder)
+    entry = corpus.load("wrong", ["bn_unbiased_variance"])[0]
+    nbformat.write(corpus.notebook(entry), str(folder / NAME))
+    result = subprocess.run([str(REPO / ".venv" / "bin" / "nbgrader"), "validate", NAME], cwd=folder,
+                            capture_output=True, text=True, timeout=600)
+    report = " ".join(result.stdout.split())
+    assert "Check of batchnorm_forward failed:" in report, result.stdout[-3000:]
+    assert "It matches the unbiased variance (dividing by N-1); divide by N" in report, result.stdout[-3000:]

@@ -86,20 +86,25 @@ def test_files_in_the_submission_folder_are_never_imported_outside_the_sandbox(t
     (job_dir / "check").mkdir(parents=True)
     folder.mkdir()
     env, job = sandbox.prepare(job_dir, check_dir=job_dir / "check")
-    connection = job_dir / "connection.json"
-    connection.write_text("{}")
-    kernelspec = json.loads((Path(env["JUPYTER_PATH"]) / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())
-    argv = [a.replace("{connection_file}", str(connection)) for a in kernelspec["argv"]]
-    for name, command in (("kernelspec", argv), ("control", [sys.executable, "-m", "autograder.sandbox", str(connection)])):
-        markers = tmp_path / f"markers-{name}"
-        markers.mkdir()
-        _plant_hostile_modules(folder, markers)
-        _launch(command, folder, {**env, **kernelspec["env"]})
-        planted = sorted(p.name for p in markers.iterdir())
-        if name == "kernelspec":
-            assert planted == [], f"imported from the submission folder outside the sandbox: {planted}"
-        else:
-            assert planted, "the control should import the planted modules (the test would prove nothing)"
+    try:
+        connection = job_dir / "connection.json"
+        connection.write_text("{}")
+        kernelspec = json.loads((Path(env["JUPYTER_PATH"]) / "kernels" / sandbox.KERNEL_NAME / "kernel.json")
+                                .read_text())
+        argv = [a.replace("{connection_file}", str(connection)) for a in kernelspec["argv"]]
+        control = [sys.executable, "-m", "autograder.sandbox", str(connection)]
+        for name, command in (("kernelspec", argv), ("control", control)):
+            markers = tmp_path / f"markers-{name}"
+            markers.mkdir()
+            _plant_hostile_modules(folder, markers)
+            _launch(command, folder, {**env, **kernelspec["env"]})
+            planted = sorted(p.name for p in markers.iterdir())
+            if name == "kernelspec":
+                assert planted == [], f"imported from the submission folder outside the sandbox: {planted}"
+            else:
+                assert planted, "the control should import the planted modules (the test would prove nothing)"
+    finally:
+        sandbox.release(job_dir)
 
 
 def test_student_code_runs_unprivileged_in_its_own_folder(probe):
@@ -137,6 +142,9 @@ def test_memory_and_processes_are_limited(probe):
     assert probe["allocate_8_gib"] == ["refused", "MemoryError"]
     assert probe["spawn_300"][0] == "refused"
     assert probe["spawned"] < sandbox.Limits().processes
+    if probe["mode"] == "root":  # the kernel ran inside its control groups, which are gone now
+        assert probe["cgroup_peak_bytes"] and probe["cgroup_peak_bytes"] > 20 * 2**20
+    assert probe["cgroups_left"] == []
 
 
 def test_a_machine_without_user_namespaces_gets_a_clear_message(monkeypatch):
@@ -153,3 +161,78 @@ def test_grading_refuses_when_the_sandbox_cannot_start(monkeypatch):
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
     ok, reason = sandbox.available()
     assert not ok and "not installed" in reason
+
+
+def test_what_a_sandbox_started_in_its_own_session_dies_with_the_job():
+    """Jupyter stops a kernel by killing the process it started; processes inside the sandbox's
+    pid namespace (here one in a session of its own) are then ended by the job's reaper."""
+    from autograder import kernel
+
+    def alive():
+        found = subprocess.run(["pgrep", "-f", "sleep 3031"], capture_output=True, text=True).stdout.split()
+        return [pid for pid in found if pid != str(os.getpid())]
+
+    outer = subprocess.Popen(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-pid", "--new-session",
+                              "sh", "-c", "setsid sleep 3031 & exec sleep 3031"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(alive()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with kernel.namespace_reaper() as reaper:
+            reaper.note(outer.pid)
+            outer.kill()
+            outer.wait()
+            assert alive(), "the sandbox's own processes outlived the process Jupyter started"
+        deadline = time.monotonic() + 10
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive()
+    finally:
+        outer.kill()
+        subprocess.run(["pkill", "-KILL", "-f", "sleep 3031"])
+
+
+def test_a_submission_shares_one_memory_and_task_budget_across_its_processes(tmp_path):
+    """prlimit bounds each process; the kernel's control groups bound their sum (here 300 MB and
+    24 tasks for the test): three children of 150 MB each cannot all live, and forking goes no
+    further than the task budget."""
+    from autograder import cgroups
+
+    folders = cgroups.create(f"normlab-test-{os.getpid()}", 300 * 2**20, 24)
+    assert folders, "no control group could be created (the grader runs as root here)"
+    program = tmp_path / "greedy.py"
+    program.write_text(
+        "import os, sys, time\n"
+        "for folder in sys.argv[1:]:\n"
+        "    open(os.path.join(folder, 'cgroup.procs'), 'w').write(str(os.getpid()))\n"
+        "children = []\n"
+        "for _ in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = bytearray(150 * 2**20)\n"
+        "        for i in range(0, len(block), 4096): block[i] = 1\n"
+        "        time.sleep(2); os._exit(0)\n"
+        "    children.append(pid)\n"
+        "killed = sum(os.waitpid(pid, 0)[1] & 0x7f == 9 for pid in children)\n"
+        "forked, refused = [], 0\n"
+        "for _ in range(40):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except BlockingIOError:\n"
+        "        refused += 1\n"
+        "        continue\n"
+        "    if pid == 0:\n"
+        "        time.sleep(1); os._exit(0)\n"
+        "    forked.append(pid)\n"
+        "for pid in forked: os.waitpid(pid, 0)\n"
+        "print('KILLED', killed, 'FORKED', len(forked), 'REFUSED', refused)\n")
+    try:
+        result = subprocess.run([sys.executable, str(program), *folders], capture_output=True, text=True,
+                                timeout=120)
+    finally:
+        cgroups.remove(folders)
+    words = result.stdout.split()
+    assert words[:1] == ["KILLED"], result.stdout + result.stderr
+    killed, forked, refused = int(words[1]), int(words[3]), int(words[5])
+    assert killed >= 1 and forked < 24 and refused > 0
+    assert not any(Path(folder).exists() for folder in folders)

@@ -112,3 +112,62 @@ def test_malformed_requests_are_flagged_and_never_stop_the_check_server(tmp_path
     assert verdict["op"] == "verdict" and verdict["score"] == assignment.points["preprocessing_analogy"]
     assert server._thread is not None and len(server.flags) >= len(GARBAGE) - 1
     assert all(flag == flag.encode("utf-8", "replace").decode() for flag in server.flags)
+
+
+def _kernel_that_answers_late(connection, answer_after_interrupt):
+    """A stand-in for the student's kernel: takes one call, and once interrupted (the grader's
+    interrupt callable sets the event) answers with a result instead of "Interrupted"."""
+    import threading
+
+    interrupted = threading.Event()
+
+    def serve():
+        wire.receive(connection)
+        interrupted.wait(30)
+        wire.send(connection, answer_after_interrupt)
+    threading.Thread(target=serve, daemon=True).start()
+    return interrupted.set
+
+
+@pytest.mark.parametrize("clock", ["cpu", "wall"])
+def test_a_call_found_late_stays_late_whatever_the_kernel_answers_after_the_interrupt(clock):
+    """A kernel that swallows the interrupt and sends a result anyway is still too slow."""
+    from autograder import remote
+    from autograder.checks.verdicts import TooSlow
+
+    grader, kernel = socket.socketpair()
+    with grader, kernel:
+        answer = {"ok": True, "result": wire.encode((np.ones(3), np.ones(3), np.ones(3))), "called": []}
+        interrupt = _kernel_that_answers_late(kernel, answer)
+        burnt = iter(range(0, 1000, 5))  # a CPU clock that runs 5 s per reading
+        student = remote.RemoteStudent(grader, call_timeout=0.5, interrupt=interrupt,
+                                       cpu_clock=(lambda: next(burnt)) if clock == "cpu" else None)
+        with pytest.raises(TooSlow):
+            student.function("batchnorm_backward", timeout=1.0)(np.ones(3), None)
+
+
+def test_the_kernel_cpu_clock_counts_the_processes_it_started():
+    """CPU time spent in a child process (alive or reaped) counts as the kernel's."""
+    import subprocess
+    import sys
+
+    from autograder import kernel
+
+    burn = ("import os, time\n"
+            "def spin(s):\n"
+            "    end = time.process_time() + s\n"
+            "    while time.process_time() < end: pass\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    spin(1.5); os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "print('reaped', flush=True)\n"
+            "time.sleep(30)\n")
+    parent = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
+    try:
+        clock = kernel.cpu_clock(parent.pid)
+        assert parent.stdout.readline().strip() == "reaped"
+        assert clock() >= 1.4  # the parent itself used almost none of it
+    finally:
+        parent.kill()
+        parent.wait()

@@ -37,8 +37,9 @@ def _check_backward(name, forward, axis, cases, param, student, verdict, rng):
                 ledger.add(f"{context}: {name} needs the cache of your {forward}, which failed: {error}")
             continue
         if array_problem("out", out, x.shape) or rel_error(out, ref_out) > RTOL:
-            forward_notes.add(f"Your {forward}'s output is wrong too; the backward pass is graded "
-                              "through your forward's cache, so fix the forward first.")
+            forward_notes.add(f"Your {forward} gives a wrong output (see that part), and this part is "
+                              "graded through its cache, so the errors below may all come from there: fix "
+                              f"{forward} first, then look at this part again.")
         dout_before = dout.copy()
         try:
             result = returned_tuple(name, call(student, name, dout, cache), 3, ("dx", "dgamma", "dbeta"))

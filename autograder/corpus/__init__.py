@@ -68,6 +68,9 @@ def parse(path, kind):
         elif isinstance(node, ast.FunctionDef) and node.name in answer_ids:
             entry.functions[node.name] = _with_decorators(text, node)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in answer_ids and node.targets[0].id not in ANSWER_VARIABLES:
+            entry.functions[node.targets[0].id] = source  # an answer cell that binds the name another way
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                 and node.targets[0].id in ANSWER_VARIABLES:
             entry.assignments[node.targets[0].id] = source
         else:

@@ -255,6 +255,9 @@ CASES = [
          folder="@SUM(1+1)"),
     Case("glob_name", "a perfect notebook in a folder named [ab]", lambda f, r: _write(PERFECT, f),
          folder="[ab]", status="failed: not graded", default="refused"),
+    Case("markup_name", "a perfect notebook in a folder named like an image whose error handler runs script",
+         lambda f, r: _write(PERFECT, f), folder="<img src=x onerror=alert(document.domain)>",
+         status="failed: not graded", default="refused"),
     Case("newline_name", "a perfect notebook in a folder whose name holds a newline",
          lambda f, r: _write(PERFECT, f), folder="new\nline", status="failed: not graded", default="refused"),
 ]

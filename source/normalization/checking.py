@@ -9,6 +9,7 @@ notebook use the same measure, the same words, and fresh inputs.
 """
 import json
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,10 @@ class CheckFailed(AssertionError):
         self.part = part
 
     def _render_traceback_(self):  # how IPython shows this exception
-        return [f"\x1b[0;31mCheck of {self.part} failed:\x1b[0m {self}"]
+        # lines of at most 78 characters: Validate's report cuts longer lines short
+        lines = textwrap.wrap(f"Check of {self.part} failed: {self}", 78, break_on_hyphens=False)
+        heading = f"Check of {self.part} failed:"
+        return [lines[0].replace(heading, f"\x1b[0;31m{heading}\x1b[0m", 1)] + lines[1:]
 
 
 def check(part, namespace):
@@ -194,12 +198,19 @@ def _check_backward(namespace, part):
         x, gamma, beta, dout = (arrays[case["inputs"][k]].copy() for k in ("x", "gamma", "beta", "dout"))
         out, cache = _returned(case["forward"], forward(x, gamma, beta, dict(case["param"])), ("out", "cache"))
         check_array(f"the output of {case['forward']} (needed for this check)", out, x.shape)
+        forward_wrong = rel_error(out, arrays[case["expect"]["out"]]) > TOLERANCE
         dout_before = dout.copy()
         grads = _returned(part, backward(dout, cache), ("dx", "dgamma", "dbeta"))
         check_unchanged("dout", dout_before, dout)
-        for key, value in zip(("dx", "dgamma", "dbeta"), grads):
-            check_close(key, value, arrays[case["expect"][key]], mistakes=_mistakes(case, arrays, key),
-                        scale=case.get("scale", {}).get(key))
+        try:
+            for key, value in zip(("dx", "dgamma", "dbeta"), grads):
+                check_close(key, value, arrays[case["expect"][key]], mistakes=_mistakes(case, arrays, key),
+                            scale=case.get("scale", {}).get(key))
+        except AssertionError as error:
+            if not forward_wrong:
+                raise
+            raise AssertionError(f"{error} Your {case['forward']} gives a wrong output here too, and this check "
+                                 f"goes through its cache: fix {case['forward']} first.") from None
 
 
 def _check_analogy(namespace, part):

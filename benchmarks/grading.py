@@ -157,6 +157,18 @@ def report(label, seconds, n, root, memory):
             print(f"  memory, {memory.report(role)}")
 
 
+def python_loop_seconds():
+    """Seconds for a plain Python loop of 10 million additions (best of 3): how fast this machine
+    was during the run, to compare runs on shared or throttled machines."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -199,7 +211,8 @@ def main():
     sandboxed = "on" if sandbox.available()[0] else "off"
     n, w = args.submissions, args.workers
     grade = [sys.executable, "-m", "autograder.grade", course.DEFAULT_ASSIGNMENT, "--sandbox", sandboxed, "--quiet"]
-    print(f"{n} submissions from the {args.kind} corpus; {os.cpu_count()} CPU(s); sandbox {sandboxed}")
+    print(f"{n} submissions from the {args.kind} corpus; {os.cpu_count()} CPU(s); sandbox {sandboxed}; "
+          f"this machine's speed: a 10-million-step Python loop takes {python_loop_seconds():.2f} s")
     rates = {}
     with tempfile.TemporaryDirectory() as scratch:
         local = Path(scratch) / "local"

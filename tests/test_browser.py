@@ -148,7 +148,9 @@ def test_release_notebook_renders_runs_and_its_first_check_explains(driver, lab)
             last.scrollIntoView({block: 'end'});
             return last.innerText;""", first_check["index"])
         assert sentence[1] in " ".join(shown.split()) or sentence[1] in shown, shown[-500:]
-        time.sleep(0.5)
+        # twice: JupyterLab renders the cells around the first position, which moves the page
+        for _ in range(2):
+            browser.scroll_to_cell(driver, first_check["index"], block="end")
         browser.screenshot(driver, "first check cell explains what is missing")
 
 

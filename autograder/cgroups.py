@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-CONTROLLERS = ("memory", "pids", "cpu")
+CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 PERIOD = 100_000  # microseconds: the whole submission gets at most one CPU's time in each period
 
 
@@ -51,11 +51,14 @@ def create(name, memory_bytes, tasks):
             folders.append(folder)
             if controller == "unified":
                 (folder / "memory.max").write_text(str(memory_bytes))
-                (folder / "memory.swap.max").write_text("0")
+                _optional(folder / "memory.swap.max", "0")  # absent without swap accounting
                 (folder / "pids.max").write_text(str(tasks))
                 (folder / "cpu.max").write_text(f"{PERIOD} {PERIOD}")
             elif controller == "memory":
                 (folder / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                _optional(folder / "memory.memsw.limit_in_bytes", str(memory_bytes))  # swap included
+            elif controller == "cpuacct":
+                pass  # accounting only: cpu_seconds reads it
             elif controller == "cpu":
                 (folder / "cpu.cfs_period_us").write_text(str(PERIOD))
                 (folder / "cpu.cfs_quota_us").write_text(str(PERIOD))
@@ -65,6 +68,30 @@ def create(name, memory_bytes, tasks):
         remove(folders)
         return []
     return [str(f) for f in folders]
+
+
+def _optional(path, value):
+    """Write a setting the kernel may not offer (swap accounting is often off)."""
+    try:
+        path.write_text(value)
+    except OSError:
+        pass
+
+
+def cpu_seconds(folders):
+    """CPU seconds used so far by every task that ever ran in the groups (None without a group
+    that accounts for CPU): unlike /proc, this counts processes nobody waited for."""
+    for folder in map(Path, folders):
+        try:
+            if (folder / "cpuacct.usage").exists():
+                return int((folder / "cpuacct.usage").read_text()) / 1e9
+            if (folder / "cpu.stat").exists():
+                for line in (folder / "cpu.stat").read_text().splitlines():
+                    if line.startswith("usage_usec "):
+                        return int(line.split()[1]) / 1e6
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def remove(folders):

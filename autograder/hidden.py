@@ -101,11 +101,18 @@ def call_watched(namespace, name, function, args):
 CODE_WATCHED = {"batchnorm_backward_alt": ("batchnorm_backward",)}
 
 
+def _signature(code):
+    """What a code object computes: its bytecode, constants and names (a copy made with
+    code.replace() or FunctionType has the same signature; another function has not)."""
+    return code.co_code, code.co_consts, code.co_names
+
+
 def _watched_codes(namespace, name, function):
-    """{code object: name} of the functions CODE_WATCHED[name] (other than function's own code)."""
+    """{code signature: name} of the functions CODE_WATCHED[name] (other than function's own)."""
     own = getattr(function, "__code__", None)
-    codes = {getattr(namespace.get(w), "__code__", None): w for w in CODE_WATCHED.get(name, ())}
-    return {code: w for code, w in codes.items() if code is not None and code is not own}
+    codes = {w: getattr(namespace.get(w), "__code__", None) for w in CODE_WATCHED.get(name, ())}
+    return {_signature(code): w for w, code in codes.items()
+            if code is not None and (own is None or _signature(code) != _signature(own))}
 
 
 @contextlib.contextmanager
@@ -116,14 +123,20 @@ def _code_watch(codes, called):
         return
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            called.append(codes[frame.f_code])
-    previous = sys.getprofile()
+        if event == "call":
+            watched = codes.get(_signature(frame.f_code))
+            if watched:
+                called.append(watched)
+    import threading
+
+    previous, previous_threads = sys.getprofile(), getattr(threading, "_profile_hook", None)
     sys.setprofile(profile)
+    threading.setprofile(profile)  # threads the closed form starts are watched too
     try:
         yield
     finally:
         sys.setprofile(previous)
+        threading.setprofile(previous_threads)
 
 
 def call_quietly(function, args):

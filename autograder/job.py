@@ -129,11 +129,12 @@ def _grade(task, job_dir):
     check_dir.mkdir(mode=0o755)
     socket_path = check_dir / "check.sock"
     environment = {"NORMLAB_CHECK_SOCKET": str(socket_path)}
-    hooks = []
+    hooks, groups = [], []
     if task.sandboxed:
         env, kernel_job = sandbox.prepare(job_dir, check_dir, extra_env=dict(environment))
         environment.update(env)
         hooks.append(lambda pid: sandbox.lock(kernel_job))
+        groups = kernel_job.cgroups
         overrides.update({
             "Execute.kernel_name": sandbox.KERNEL_NAME,
             "KernelManager.transport": "ipc",
@@ -142,7 +143,7 @@ def _grade(task, job_dir):
     with kernel.environment(environment), kernel.namespace_reaper() as reaper, \
             CheckServer(socket_path, assignment, task.seeds, call_timeout=assignment.cell_timeout / 2,
                         facts=facts) as server, \
-            kernel.ready_hooks(hooks + [reaper.note, lambda pid: kernel.attach(server, pid)]):
+            kernel.ready_hooks(hooks + [reaper.note, lambda pid: kernel.attach(server, pid, groups)]):
         result = _autograde(assignment.id, overrides)
         if not result["success"] and not server.verdicts and "kernel_info" in _failure_reason(result):
             result = _autograde(assignment.id, overrides)  # the kernel never started: once more

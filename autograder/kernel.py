@@ -13,10 +13,11 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def attach(server, pid):
-    """Give a CheckServer the means to stop and to time the kernel Jupyter started as pid."""
+def attach(server, pid, groups=()):
+    """Give a CheckServer the means to stop and to time the kernel Jupyter started as pid
+    (groups: the sandbox's control groups, whose CPU accounting is preferred)."""
     server.interrupt = interrupter(pid)
-    server.cpu_clock = cpu_clock(pid)
+    server.cpu_clock = cpu_clock(pid, groups)
 
 
 class namespace_reaper:
@@ -69,11 +70,17 @@ def _start_time(pid):
         return None
 
 
-def cpu_clock(pid):
-    """A callable returning the CPU seconds (user + system, all threads) used so far by every
-    process at or below pid: the kernel, and whatever it started, alive or already reaped
-    (work handed to child processes is counted too)."""
+def cpu_clock(pid, groups=()):
+    """A callable returning the CPU seconds (user + system, all threads) used so far by the
+    kernel and whatever it started: from its control groups when they account for CPU (every
+    task that ever ran there), else from /proc, every process at or below pid, alive or reaped
+    by a parent that waited for it."""
+    from autograder import cgroups
+
     def seconds():
+        accounted = cgroups.cpu_seconds(groups)
+        if accounted is not None:
+            return accounted
         total = 0
         for process in descendants(pid):
             try:

@@ -18,8 +18,9 @@ MAX_ID_CHARS = 128
 # Characters that nbgrader's own commands treat as glob patterns in paths.
 GLOB_CHARACTERS = set("*?[]")
 # Formgrader writes student ids into its pages unescaped (HTML text, attributes and a JavaScript
-# string): an id holding one of these would be markup or script in the instructor's browser.
-MARKUP_CHARACTERS = set('<>&"`\\')
+# string), after decoding them from its URLs: an id holding one of these would be markup or
+# script in the instructor's browser (% would be decoded into them; # breaks its links).
+MARKUP_CHARACTERS = set('<>&"`\\%#')
 
 
 @dataclass
@@ -62,7 +63,8 @@ def student_id_problem(student):
     if GLOB_CHARACTERS & set(student):
         return "the folder name contains one of * ? [ ], which nbgrader reads as a file pattern"
     if MARKUP_CHARACTERS & set(student):
-        return "the folder name contains one of < > & \" ` \\, which formgrader's pages would read as HTML or script"
+        return ("the folder name contains one of < > & \" ` \\ % #, which formgrader's pages would read as HTML, "
+                "script or a URL escape")
     return ""
 
 

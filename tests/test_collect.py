@@ -115,6 +115,7 @@ def test_a_timestamp_that_does_not_parse_is_reported_not_trusted(folder, make):
     ("ada", True), ("=1+2", True), ("@SUM(1+1)", True), ("Zoë Ünal", True), ("o'brien", True),
     ("[ab]", False), ("a*", False), ("<img src=x onerror=alert(1)>", False), ('";alert(1);"', False),
     ("a&amp;b", False), ("back`tick", False), ("back\\slash", False), ("x>y", False),
+    ("%3Csvg onload=alert(1)%3E", False), ("%22;alert(1)%2F%2F", False), ("a#b", False),
     ("x\ny", False), ("tab\there", False), (" padded", False),
     ("\u202eevil", False), ("x" * 129, False),
 ])

@@ -236,3 +236,37 @@ def test_a_submission_shares_one_memory_and_task_budget_across_its_processes(tmp
     killed, forked, refused = int(words[1]), int(words[3]), int(words[5])
     assert killed >= 1 and forked < 24 and refused > 0
     assert not any(Path(folder).exists() for folder in folders)
+
+
+def test_cpu_of_children_nobody_waited_for_still_counts(tmp_path):
+    """A process that ignores SIGCHLD has its children reaped by the kernel: their CPU time reaches
+    no one's /proc totals, but the control group's CPU accounting keeps it."""
+    from autograder import cgroups, kernel
+
+    folders = cgroups.create(f"normlab-cpu-test-{os.getpid()}", 2**30, 32)
+    assert folders, "no control group could be created (the grader runs as root here)"
+    program = tmp_path / "hide.py"
+    program.write_text(
+        "import os, signal, sys, time\n"
+        "for folder in sys.argv[1:]:\n"
+        "    open(os.path.join(folder, 'cgroup.procs'), 'w').write(str(os.getpid()))\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "for _ in range(2):\n"
+        "    if os.fork() == 0:\n"
+        "        end = time.process_time() + 0.6\n"
+        "        while time.process_time() < end: pass\n"
+        "        os._exit(0)\n"
+        "time.sleep(2.5)\n"
+        "print('done', flush=True)\n"
+        "time.sleep(30)\n")
+    process = subprocess.Popen([sys.executable, str(program), *folders], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "done"
+        from_proc = kernel.cpu_clock(process.pid)()
+        from_groups = kernel.cpu_clock(process.pid, folders)()
+        assert from_proc < 0.6, "the /proc totals should have lost the children (the test would prove nothing)"
+        assert from_groups >= 1.1
+    finally:
+        process.kill()
+        process.wait()
+        cgroups.remove(folders)

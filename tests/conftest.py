@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import stat
 import shutil
 import subprocess
 import sys
@@ -104,4 +105,10 @@ def grader_user():
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", GRADER_USER],
                        check=True, capture_output=True)
+    # the grading user must reach the course and its environment (a clone under `mktemp -d` sits in
+    # a folder only root may enter): let others pass through the folders above it, nothing more
+    for folder in REPO.parents:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
     return GRADER_USER

@@ -11,6 +11,7 @@ code earn nothing; the flag tells the instructor why.
 Printing to stderr, warnings, plots and extra helper functions are never flagged.
 """
 import ast
+import functools
 
 FORBIDDEN_MODULES = {
     "autograder": "imports the grader's package",
@@ -59,7 +60,7 @@ FILE_FUNCTIONS = {"open", "listdir", "scandir", "walk", "glob", "iglob", "Path",
 def audit_source(source, where):
     """Findings (short sentences) for one piece of Python source."""
     try:
-        tree = ast.parse(_as_python(source))
+        tree = _parse(source)
     except SyntaxError:
         return []  # a syntax error costs the student already; nothing to audit
     aliases = {alias.asname: alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
@@ -68,6 +69,15 @@ def audit_source(source, where):
     for node in ast.walk(tree):
         findings += [f"{where}: {text}" for text in _inspect(node, aliases)]
     return list(dict.fromkeys(findings))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(source):
+    """The syntax tree of a cell's source, IPython syntax included (raises SyntaxError).
+
+    Shared by every reader of the same source: callers must not change it.
+    """
+    return ast.parse(_as_python(source))
 
 
 def _as_python(source):
@@ -206,7 +216,7 @@ def _statements(notebook):
         if cell.get("cell_type") != "code":
             continue
         try:
-            yield from ast.parse(_as_python(cell.get("source", ""))).body
+            yield from _parse(cell.get("source", "")).body
         except SyntaxError:
             continue
 

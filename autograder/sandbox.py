@@ -32,8 +32,12 @@ JOB_ENV = "NORMLAB_SANDBOX_JOB"
 # Each sandboxed kernel runs as its own uid, drawn from this range (no user has these): limits
 # per uid (processes) never mix two submissions, even across concurrent grading runs.
 UID_RANGE = (200_000, 2_000_000)
-# Libraries the student must not call instead of writing the code (masked in the sandbox).
-MASKED_PACKAGES = ("torch", "torchgen", "functorch", "jax", "jaxlib", "tensorflow")
+# Packages masked in the sandbox (importing one raises ImportError with the reason): libraries the
+# student must not call instead of writing the code, and the debugger, which ipykernel loads at
+# start when it can (0.15 s of CPU per submission) and grading never uses.
+NUMPY_ONLY = "the assignment is numpy only"
+MASKED_PACKAGES = {"torch": NUMPY_ONLY, "torchgen": NUMPY_ONLY, "functorch": NUMPY_ONLY, "jax": NUMPY_ONLY,
+                   "jaxlib": NUMPY_ONLY, "tensorflow": NUMPY_ONLY, "debugpy": "grading runs no debugger"}
 BRIDGE_MODULES = ("__init__.py", "wire.py", "hidden.py")
 CONFINE = "normlab_confine.py"  # autograder/confine.py, in the bridge folder
 # inside the sandbox: matplotlib's config and cache folder (in the capped /tmp), and where the
@@ -141,11 +145,10 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     for name in BRIDGE_MODULES:
         (bridge / name).write_text((here / name).read_text() if name != "__init__.py" else "")
     shutil.copyfile(here / "confine.py", job_dir / "bridge" / CONFINE)
-    for package in MASKED_PACKAGES:  # found before site-packages: `import torch` fails loudly
+    for package, reason in MASKED_PACKAGES.items():  # found before site-packages: `import torch` fails loudly
         blocker = job_dir / "bridge" / package
         blocker.mkdir()
-        (blocker / "__init__.py").write_text(
-            f"raise ImportError('{package} is not available while grading: the assignment is numpy only')\n")
+        (blocker / "__init__.py").write_text(f"raise ImportError('{package} is not available while grading: {reason}')\n")
     for path in (job_dir, *(job_dir / "bridge").rglob("*")):
         path.chmod(0o755 if path.is_dir() else 0o644)
 

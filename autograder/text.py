@@ -10,6 +10,8 @@ import unicodedata
 
 ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# characters clean() must look at one by one: all but printable ASCII (and "\n" when kept)
+_INSPECT = {True: re.compile("[^\x20-\x7e\n]"), False: re.compile("[^\x20-\x7e]")}
 
 
 def _printable(char, keep_newlines):
@@ -18,6 +20,13 @@ def _printable(char, keep_newlines):
     if "\ud800" <= char <= "\udfff":
         return False
     return unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def _shown(char, keep_newlines):
+    """The character itself when printable, U+FFFD for a lone surrogate, a space otherwise."""
+    if _printable(char, keep_newlines):
+        return char
+    return "\ufffd" if "\ud800" <= char <= "\udfff" else " "
 
 
 def clean(text, limit=2000, keep_newlines=True):
@@ -34,15 +43,7 @@ def clean(text, limit=2000, keep_newlines=True):
     text = text if isinstance(text, str) else str(text)
     text = ANSI_ESCAPE.sub("", text[: 4 * limit + 64])
     text = text.replace("\r\n", "\n").replace("\t", "    ")
-    out = []
-    for char in text:
-        if _printable(char, keep_newlines):
-            out.append(char)
-        elif "\ud800" <= char <= "\udfff":
-            out.append("\ufffd")
-        else:
-            out.append(" ")
-    text = "".join(out)
+    text = _INSPECT[keep_newlines].sub(lambda match: _shown(match.group(), keep_newlines), text)
     if not keep_newlines:
         text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -2,8 +2,11 @@
 (autograder.submission, autograder.seeds, autograder.text)."""
 import hashlib
 import os
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder import course, seeds, submission, text
 
@@ -138,6 +141,31 @@ def test_plain_text_has_no_control_characters_escapes_or_surrogates(raw):
     line = text.one_line(raw)
     assert "\x1b" not in line and "\n" not in line and line.encode("utf-8")
     assert all(ch.isprintable() or ch == " " for ch in line)
+
+
+def _shown_one_by_one(raw, keep_newlines):
+    """The rule clean() applies to each character, written out character by character."""
+    out = []
+    for char in raw:
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif 0xD800 <= ord(char) <= 0xDFFF:
+            out.append("\ufffd")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(char)
+    shown = "".join(out)
+    return shown if keep_newlines else " ".join(shown.split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.lists(st.one_of(st.characters(exclude_characters="\x1b\t\r"),
+                              st.sampled_from(["\ud800", "\udc80", "\udfff", "\n", "\u2028", "\x85", "\ue000"])),
+                    max_size=60).map("".join),
+       keep_newlines=st.booleans())
+def test_text_shows_each_character_by_the_same_rule(raw, keep_newlines):
+    assert text.clean(raw, limit=10_000, keep_newlines=keep_newlines) == _shown_one_by_one(raw, keep_newlines)
 
 
 def test_text_is_bounded_and_multi_line_messages_keep_their_lines():

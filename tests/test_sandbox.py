@@ -123,6 +123,12 @@ def test_student_code_cannot_use_a_deep_learning_library(probe):
     assert probe["import_torch"] == ["refused", "ImportError"]
 
 
+def test_the_grading_kernel_starts_without_the_debugger(probe):
+    # ipykernel loads debugpy whenever it can (a sixth of its start-up); grading never debugs
+    assert probe["import_debugpy"] == ["refused", "ImportError"]
+    assert probe["debugger_loaded"] is False
+
+
 def test_student_code_writes_only_a_small_private_tmp(probe):
     assert probe["write_cwd"][0] == "refused"
     assert probe["write_tmp"][0] == "ok"

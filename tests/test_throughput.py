@@ -138,3 +138,14 @@ def test_parsed_cells_are_shared_between_audits_and_left_unchanged():
     assert audited() == audited()
     assert [ast.dump(audit._parse(source)) for source in sources] == before
     assert audit._parse(sources[-1]) is audit._parse(sources[-1])
+
+
+def test_grading_processes_do_not_compile_rfc3987_grammars_and_still_validate_notebooks():
+    code = ("import autograder, sys, nbformat; from nbformat.validator import get_validator; "
+            "nb = nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); "
+            "get_validator(4, 5, name='jsonschema').validate(nb); "
+            "print(sys.modules.get('rfc3987_syntax', 'absent'))")
+    notebook = course.assignment().release_dir / f"{course.assignment().notebooks[0]}.ipynb"
+    result = subprocess.run([sys.executable, "-c", code, str(notebook)], cwd=REPO, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split()[-1] == "None"

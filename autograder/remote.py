@@ -57,7 +57,7 @@ class RemoteStudent:
         self.to_free = []
         self.handles = weakref.WeakValueDictionary()
         self.facts = facts if facts is not None else {}
-        self.called = set()  # watched functions the kernel says were called (autograder.hidden.WATCHED)
+        self.called = set()  # watched functions the kernel says were called (autograder.calls.WATCHED)
 
     def function(self, name, keep=(), timeout=None):
         """The student's function as a callable; timeout: seconds one call may take."""

@@ -38,7 +38,7 @@ UID_RANGE = (200_000, 2_000_000)
 NUMPY_ONLY = "the assignment is numpy only"
 MASKED_PACKAGES = {"torch": NUMPY_ONLY, "torchgen": NUMPY_ONLY, "functorch": NUMPY_ONLY, "jax": NUMPY_ONLY,
                    "jaxlib": NUMPY_ONLY, "tensorflow": NUMPY_ONLY, "debugpy": "grading runs no debugger"}
-BRIDGE_MODULES = ("__init__.py", "wire.py", "hidden.py")
+BRIDGE_MODULES = ("__init__.py", "wire.py", "calls.py", "hidden.py")
 CONFINE = "normlab_confine.py"  # autograder/confine.py, in the bridge folder
 # inside the sandbox: matplotlib's config and cache folder (in the capped /tmp), and where the
 # kernel's runtime folder (its connection file and sockets) appears: outside /tmp, so that

@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from autograder import corpus, reference  # noqa: E402
-from autograder.hidden import call_quietly  # noqa: E402
+from autograder.calls import call_quietly  # noqa: E402
 
 FUNCTIONS = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
              "layernorm_forward", "layernorm_backward")

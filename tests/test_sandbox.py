@@ -57,7 +57,7 @@ def _plant_hostile_modules(folder, markers):
         (folder / f"{name}.py").write_text(payload)
     package = folder / "autograder"
     package.mkdir(exist_ok=True)
-    for module in ("__init__", "sandbox", "hidden", "wire"):
+    for module in ("__init__", "sandbox", "hidden", "calls", "wire"):
         (package / f"{module}.py").write_text(payload)
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from autograder import reference
-from autograder.hidden import MOVED
+from autograder.calls import MOVED
 from autograder.checks.compare import (BN_SHAPES, EPSILONS, LN_SHAPES, RTOL, array_problem, call, cases,
                                        compare, fmt, is_result, rel_error, returned_tuple)
 from autograder.checks.forward import ln_cases

@@ -5,7 +5,7 @@ kernel, it builds a bubblewrap sandbox and replaces itself with
 `prlimit ... bwrap ... [setpriv ...] python confine.py ... python -m ipykernel_launcher`, so the
 student's code:
 
-- sees only the Python environment (read-only; deep-learning libraries masked), the system's
+- sees only the Python environment (read-only; deep-learning libraries and the debugger masked), the system's
   /usr, /etc and libraries (read-only), its own autograded folder (read-only), a private /tmp,
   and the two folders the kernel needs to talk to the grader;
 - has no network (a new network namespace; the kernel speaks ZeroMQ over IPC sockets);

@@ -14,19 +14,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _INSPECT = {True: re.compile("[^\x20-\x7e\n]"), False: re.compile("[^\x20-\x7e]")}
 
 
-def _printable(char, keep_newlines):
-    if char == "\n" and keep_newlines:
-        return True
+def _shown(char):
+    """How clean() shows a character other than printable ASCII: itself when printable, U+FFFD for
+    a lone surrogate, a space for control, format and unassigned characters and line separators."""
     if "\ud800" <= char <= "\udfff":
-        return False
-    return unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-
-
-def _shown(char, keep_newlines):
-    """The character itself when printable, U+FFFD for a lone surrogate, a space otherwise."""
-    if _printable(char, keep_newlines):
-        return char
-    return "\ufffd" if "\ud800" <= char <= "\udfff" else " "
+        return "\ufffd"
+    return " " if unicodedata.category(char) in ("Cc", "Cf", "Co", "Cn", "Zl", "Zp") else char
 
 
 def clean(text, limit=2000, keep_newlines=True):
@@ -43,7 +36,7 @@ def clean(text, limit=2000, keep_newlines=True):
     text = text if isinstance(text, str) else str(text)
     text = ANSI_ESCAPE.sub("", text[: 4 * limit + 64])
     text = text.replace("\r\n", "\n").replace("\t", "    ")
-    text = _INSPECT[keep_newlines].sub(lambda match: _shown(match.group(), keep_newlines), text)
+    text = _INSPECT[keep_newlines].sub(lambda match: _shown(match.group()), text)
     if not keep_newlines:
         text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

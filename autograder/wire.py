@@ -11,7 +11,10 @@ length, the buffers.
 
 This module runs on both sides, so it imports only numpy and the standard library.
 """
+import functools
+import itertools
 import json
+import math
 import struct
 
 import numpy as np
@@ -70,34 +73,30 @@ def receive(sock):
     (length,) = struct.unpack("!I", _read_exactly(sock, 4))
     if length > MAX_MESSAGE_BYTES:
         raise WireError(f"announced message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
-    message = json.loads(_read_exactly(sock, length))
-    (count,) = struct.unpack("!I", _read_exactly(sock, 4))
+    header_and_count = _read_exactly(sock, length + 4)
+    (count,) = struct.unpack("!I", header_and_count[length:])
     if count > MAX_BUFFERS:
         raise WireError(f"{count} buffers announced")
     sizes = struct.unpack(f"!{count}Q", _read_exactly(sock, 8 * count)) if count else ()
     if length + sum(sizes) > MAX_MESSAGE_BYTES:
         raise WireError(f"announced message of {length + sum(sizes)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    buffers = [_read_exactly(sock, size) for size in sizes]
+    data = _read_exactly(sock, sum(sizes))
+    ends = list(itertools.accumulate(sizes))
+    buffers = [data[end - size:end] for end, size in zip(ends, sizes)]
+    message = json.loads(header_and_count[:length], object_hook=functools.partial(_buffer_or_dict, buffers))
     if not isinstance(message, dict):
         raise WireError("a message must be a JSON object")
-    return _with_buffers(message, buffers)
+    return message
 
 
-def _with_buffers(value, buffers):
-    """The message with each {"__buffer__": i} replaced by the bytes of buffer i."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        children = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
-        for key, child in list(children):
-            if isinstance(child, dict) and set(child) == {"__buffer__"}:
-                index = child["__buffer__"]
-                if not isinstance(index, int) or not 0 <= index < len(buffers):
-                    raise WireError("a message refers to a buffer it does not have")
-                item[key] = buffers[index]
-            elif isinstance(child, (dict, list)):
-                stack.append(child)
-    return value
+def _buffer_or_dict(buffers, item):
+    """A JSON object as it is decoded: {"__buffer__": i} becomes the bytes of buffer i."""
+    if len(item) == 1 and "__buffer__" in item:
+        index = item["__buffer__"]
+        if not isinstance(index, int) or not 0 <= index < len(buffers):
+            raise WireError("a message refers to a buffer it does not have")
+        return buffers[index]
+    return item
 
 
 def _read_exactly(sock, n):
@@ -123,8 +122,7 @@ def encode(value, keep=None):
     if isinstance(value, Handle):
         return {"__handle__": value.id, "type": value.type_name}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS:
-        data = np.array(value, order="C", copy=True)  # keeps 0-d arrays 0-d (ascontiguousarray does not)
-        return {"__array__": _Buffer(data.tobytes()), "dtype": data.dtype.str, "shape": list(data.shape)}
+        return {"__array__": _Buffer(value.tobytes()), "dtype": value.dtype.str, "shape": list(value.shape)}
     if isinstance(value, np.generic) and value.dtype.kind in _NUMERIC_KINDS:
         return {"__scalar__": encode(np.asarray(value))}
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -146,9 +144,9 @@ def decode(data, resolve=None):
     - resolve: optional callable(handle_id, type_name) -> object for handle references
       (the kernel looks up its own objects; the grader makes Handle placeholders).
     """
-    if isinstance(data, (bool, int, float, str)) or data is None:
-        return data
-    if not isinstance(data, dict):
+    if type(data) is not dict:
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
         raise WireError(f"{type(data).__name__} is not part of the protocol here")
     if "__array__" in data:
         dtype = np.dtype(data["dtype"])
@@ -159,7 +157,7 @@ def decode(data, resolve=None):
         raw = raw.data if isinstance(raw, _Buffer) else raw  # encoded here, never sent
         if not isinstance(raw, bytes):
             raise WireError("an array without its bytes")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)
         if len(raw) != count * dtype.itemsize:
             raise WireError("array bytes do not match its shape")
         return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()

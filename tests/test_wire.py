@@ -1,5 +1,7 @@
 """The wire carries plain numeric data both ways, exactly, and refuses anything else."""
+import json
 import socket
+import struct
 
 import numpy as np
 import pytest
@@ -62,6 +64,36 @@ def test_frames_cross_a_socket_and_oversized_frames_are_refused():
         right.close()
         with pytest.raises(EOFError):
             wire.receive(left)
+
+
+def test_many_arrays_in_one_frame_each_arrive_in_their_place():
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=(50, 4)), np.zeros((0, 2)), np.array(7, dtype=np.int8), rng.normal(size=3).astype(np.float32),
+              np.asfortranarray(rng.normal(size=(3, 5)))]
+    message = {"op": "call", "args": [wire.encode(arrays[0]), wire.encode({"inner": arrays[1:3]})],
+               "result": wire.encode((arrays[3], None, [arrays[4]])), "plain": {"__buffer__": 0, "other": 1}}
+    left, right = socket.socketpair()
+    with left, right:
+        wire.send(left, message)
+        received = wire.receive(right)
+    got = [wire.decode(received["args"][0]), *wire.decode(received["args"][1])["inner"]]
+    result = wire.decode(received["result"])
+    got += [result[0], result[2][0]]
+    for value, expected in zip(got, arrays):
+        assert value.dtype == expected.dtype and value.shape == expected.shape and np.array_equal(value, expected)
+    assert received["plain"] == {"__buffer__": 0, "other": 1}  # only a lone buffer reference is replaced
+
+
+@pytest.mark.parametrize("reference", [5, -1, "0", 0.0, None])
+def test_a_reference_to_a_buffer_the_frame_does_not_have_is_refused(reference):
+    header = json.dumps({"op": "call", "args": [{"__array__": {"__buffer__": reference}, "dtype": "<f8",
+                                                 "shape": [1]}]}).encode()
+    frame = struct.pack("!I", len(header)) + header + struct.pack("!IQ", 1, 8) + np.ones(1).tobytes()
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(frame)
+        with pytest.raises(wire.WireError):
+            wire.receive(right)
 
 
 def _frame(payload):

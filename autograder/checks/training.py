@@ -1,5 +1,6 @@
 """The hidden check of the batch-size experiment's training run (batchsize_training)."""
 import functools
+import math
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def _checked(student, name, returns):
         arrays = []
         for label, value, shape in zip(labels, result, shapes):
             # as the notebook's net uses them: any float array holding the right number of values
-            if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.size != np.prod(shape):
+            if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.size != math.prod(shape):
                 raise StudentError(f"{name} returned {label} that is not a float array of shape {shape}")
             arrays.append(value.astype(np.float64).reshape(shape))
         return tuple(arrays) + tuple(result[len(arrays):])

@@ -151,10 +151,10 @@ def feedback_html(notebook_path, db_url, student, assignment_id):
 
     from nbgrader.converters import GenerateFeedback
 
-    from autograder import course
+    from autograder import course, job
 
     if _EXPORTER is None:
-        api = course.nbgrader_api({"GenerateFeedback.post_convert_hook": None})
+        api = course.nbgrader_api({"GenerateFeedback.post_convert_hook": None, **job.VALIDATED_ONCE})
         converter = GenerateFeedback(coursedir=api.coursedir, parent=api)
         _EXPORTER = converter.exporter_class(parent=converter, config=converter.config)
         for preprocessor in converter.preprocessors:

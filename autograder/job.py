@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,9 @@ import nbformat
 from autograder import course, kernel, sandbox, text
 
 PSEUDONYM = "student"
+# nbconvert validates the whole notebook after each of its steps (about 70 times per submission);
+# validated once at the end, an invalid notebook is refused all the same.
+VALIDATED_ONCE = {"Exporter.optimistic_validation": True}
 JOBS_ROOT = Path(tempfile.gettempdir()) / f"normlab-jobs-{os.getuid()}"  # one per grading user
 
 
@@ -91,6 +95,7 @@ def grade(task):
     finally:
         sandbox.release(job_dir)
         shutil.rmtree(job_dir, ignore_errors=True)
+        shutil.rmtree(_private_gradebook_folder(), ignore_errors=True)
     outcome.seconds = round(time.monotonic() - started, 2)
     return asdict(outcome)
 
@@ -113,7 +118,7 @@ def _grade(task, job_dir):
     if facts["closed_form_problem"]:
         outcome.flags.append(facts["closed_form_problem"])
 
-    job_db = job_dir / "gradebook.db"
+    job_db = private_gradebook()
     shutil.copyfile(release.gradebook_template(assignment), job_db)
     overrides = {
         "CourseDirectory.db_url": f"sqlite:///{job_db}",
@@ -124,6 +129,7 @@ def _grade(task, job_dir):
         "Execute.shutdown_kernel": "immediate",
         "GenerateFeedback.post_convert_hook": None,  # the grading command writes the course's files
         "CappedExecute.time_budget": float(assignment.submission_timeout),
+        **VALIDATED_ONCE,
     }
     check_dir = job_dir / "check"
     check_dir.mkdir(mode=0o755)
@@ -215,6 +221,24 @@ def new_job_dir():
     path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=JOBS_ROOT))
     path.chmod(0o755)
     return path
+
+
+def private_gradebook():
+    """A fresh path for the private gradebook of the job this thread runs now.
+
+    Every job of a thread uses the same path, so nbgrader's gradebooks reach one shared
+    SQLAlchemy engine (reuse.share_engines) whose compiled statements serve every submission
+    (measured: reading a record back 0.09 s -> 0.01 s). The folder is emptied first: no journal
+    of an earlier job may touch the new file. The sandbox never sees it (outside the job folder).
+    """
+    folder = _private_gradebook_folder()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    return folder / "gradebook.db"
+
+
+def _private_gradebook_folder():
+    return JOBS_ROOT / f"{os.getpid()}-gradebook-{threading.get_ident()}"  # swept with its process
 
 
 def sweep(pids=None):

@@ -7,7 +7,6 @@ owns (auto scores, auto comments, timestamp, late penalty): manual grades surviv
 failed run can never leave a stale score behind. (Grading on other machines goes through a Dask
 cluster whose outcomes come back to the one grading command: autograder.cluster.)
 """
-import collections
 import contextlib
 import fcntl
 import random
@@ -15,36 +14,8 @@ import time
 import warnings
 from pathlib import Path
 
-import nbgrader.api
-import sqlalchemy
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import BaseCell, Comment, Grade, Gradebook, MissingEntry
 from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
-
-SHARED_ENGINES = 4  # database URLs whose engines a process keeps (the course's and the current job's)
-
-
-def share_engines():
-    """Let nbgrader's Gradebook reuse one SQLAlchemy engine per database URL in this process.
-
-    nbgrader creates a new engine for each Gradebook it opens (eleven per submission), and a
-    new engine compiles every statement again. Gradebook.close() still disposes the engine's
-    pooled connections, so nothing stays open between two uses. Idempotent.
-    """
-    if getattr(nbgrader.api.create_engine, "shared", False):
-        return
-    engines = collections.OrderedDict()
-
-    def create_engine(url, **options):
-        key = (str(url), tuple(sorted(options.items())))
-        if key not in engines:
-            engines[key] = sqlalchemy.create_engine(url, **options)
-            while len(engines) > SHARED_ENGINES:
-                engines.popitem(last=False)[1].dispose()
-        engines.move_to_end(key)
-        return engines[key]
-
-    create_engine.shared = True
-    nbgrader.api.create_engine = create_engine
 
 
 def read_record(db_url, assignment_id, student_id):
@@ -58,10 +29,15 @@ def read_record(db_url, assignment_id, student_id):
         record = {"timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
                   "notebooks": {}}
         for notebook in submission.notebooks:
+            # one query per table (reading grade.name would load each grade's cell on its own)
+            grades = gb.db.query(BaseCell.name, Grade.auto_score).join(Grade, Grade.cell_id == BaseCell.id) \
+                .filter(Grade.notebook_id == notebook.id)
+            comments = gb.db.query(BaseCell.name, Comment.auto_comment).join(Comment, Comment.cell_id == BaseCell.id) \
+                .filter(Comment.notebook_id == notebook.id)
             record["notebooks"][notebook.name] = {
                 "late_penalty": float(notebook.late_submission_penalty or 0.0),
-                "grades": {g.name: g.auto_score for g in notebook.grades},
-                "comments": {c.name: c.auto_comment for c in notebook.comments},
+                "grades": dict(grades.all()),
+                "comments": dict(comments.all()),
             }
     return record
 

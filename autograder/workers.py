@@ -33,9 +33,10 @@ def prepare_process():
     # nbgrader's gradebook code trips SQLAlchemy 2's autoflush warnings; they are harmless noise
     warnings.filterwarnings("ignore", category=SAWarning)
 
-    from autograder import checks, records, sandbox
+    from autograder import checks, reuse, sandbox
 
-    records.share_engines()
+    reuse.share_engines()
+    reuse.share_metadata_validators()
     checks.warm_up()
     sandbox.matplotlib_cache()
 

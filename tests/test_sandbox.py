@@ -129,6 +129,12 @@ def test_the_grading_kernel_starts_without_the_debugger(probe):
     assert probe["debugger_loaded"] is False
 
 
+def test_the_grading_kernel_keeps_no_history_database_but_still_the_inputs(probe):
+    # a file in the sandbox's throwaway /tmp that IPython wrote after every cell (1.2 ms each)
+    assert probe["history_saved"] is False
+    assert probe["inputs_kept"] is True
+
+
 def test_student_code_writes_only_a_small_private_tmp(probe):
     assert probe["write_cwd"][0] == "refused"
     assert probe["write_tmp"][0] == "ok"

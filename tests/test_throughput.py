@@ -12,13 +12,16 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 
+import jsonschema
 import nbformat
 import nbgrader.api
 import pytest
+import sqlalchemy
 from jupyter_client.manager import AsyncKernelManager
 
-from autograder import audit, course, execute, records, release, workers
+from autograder import audit, course, execute, job, records, release, reuse, workers
 
 REPO = course.ROOT
 
@@ -104,7 +107,7 @@ def _template_copy(tmp_path, name):
 
 def test_gradebooks_share_one_engine_per_url_and_never_a_replaced_file(tmp_path, monkeypatch):
     monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)  # restored afterwards
-    records.share_engines()
+    reuse.share_engines()
     url = _template_copy(tmp_path, "job.db")
     with nbgrader.api.Gradebook(url) as first:
         first.add_student("alice")
@@ -116,7 +119,7 @@ def test_gradebooks_share_one_engine_per_url_and_never_a_replaced_file(tmp_path,
     with nbgrader.api.Gradebook(url) as third:
         assert third.engine is engine
         assert third.students == []
-    for index in range(records.SHARED_ENGINES):
+    for index in range(reuse.SHARED_ENGINES):
         with nbgrader.api.Gradebook(_template_copy(tmp_path, f"other-{index}.db")):
             pass
     with nbgrader.api.Gradebook(url) as fourth:
@@ -149,3 +152,168 @@ def test_grading_processes_do_not_compile_rfc3987_grammars_and_still_validate_no
     result = subprocess.run([sys.executable, "-c", code, str(notebook)], cwd=REPO, capture_output=True, text=True,
                             check=True)
     assert result.stdout.split()[-1] == "None"
+
+
+def _record_by_objects(url, assignment_id, student):
+    """A submission's record read the slow way: nbgrader's objects, one attribute at a time."""
+    with nbgrader.api.Gradebook(url) as gb:
+        submission = gb.find_submission(assignment_id, student)
+        return {notebook.name: {"late_penalty": float(notebook.late_submission_penalty or 0.0),
+                                "grades": {g.name: g.auto_score for g in notebook.grades},
+                                "comments": {c.name: c.auto_comment for c in notebook.comments}}
+                for notebook in submission.notebooks}
+
+
+def _counting_statements(url, read):
+    """(read(), the SQL statements it ran on the shared engine of url)."""
+    statements = []
+
+    def count(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = nbgrader.api.create_engine(url, echo=False, future=True)  # the shared engine (share_engines)
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        return read(), statements
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_record_is_read_back_in_a_few_queries_and_says_what_nbgrader_objects_say(tmp_path):
+    reuse.share_engines()
+    assignment = course.assignment()
+    url = _template_copy(tmp_path, "job.db")
+    with nbgrader.api.Gradebook(url) as gb:
+        gb.add_student("bob")
+        submission = gb.add_submission(assignment.id, "bob")
+        for index, grade in enumerate(submission.notebooks[0].grades):
+            grade.auto_score = None if index % 3 == 0 else index / 2
+        for index, comment in enumerate(submission.notebooks[0].comments):
+            comment.auto_comment = f"comment {index}" if index % 2 else None
+        submission.notebooks[0].late_submission_penalty = 1.5
+        gb.db.commit()
+    record, statements = _counting_statements(url, lambda: records.read_record(url, assignment.id, "bob"))
+    expected, slow_statements = _counting_statements(url, lambda: _record_by_objects(url, assignment.id, "bob"))
+    assert record["notebooks"] == expected
+    grades = expected[assignment.notebooks[0]]["grades"]
+    # at least one query fewer per cell than reading each grade's name through nbgrader's objects
+    assert len(statements) + len(grades) <= len(slow_statements), (len(statements), len(slow_statements))
+    comments = expected[assignment.notebooks[0]]["comments"]
+    assert len(grades) > 10 and None in grades.values() and 2.5 in grades.values()
+    assert None in comments.values() and "comment 1" in comments.values()
+    assert expected[assignment.notebooks[0]]["late_penalty"] == 1.5
+
+
+def test_a_thread_keeps_one_private_gradebook_path_fresh_for_each_job_and_removed_after_it():
+    first = job.private_gradebook()
+    (first.parent / "gradebook.db-journal").write_bytes(b"an earlier job's journal")
+    first.write_bytes(b"an earlier job's gradebook")
+    second = job.private_gradebook()
+    assert second == first and list(second.parent.iterdir()) == []  # nothing of the earlier job is left
+    other = []
+    thread = threading.Thread(target=lambda: other.append(job.private_gradebook()))
+    thread.start()
+    thread.join()
+    assert other[0] != first  # a second grading thread of the same process has its own
+    shutil.rmtree(other[0].parent)
+    assert not first.parent.is_relative_to(job.new_job_dir().parent / "x")  # outside every job (sandbox) folder
+    job.grade(_failing_task("gone"))
+    assert not first.parent.exists()
+
+
+def test_the_kernel_manager_of_the_grading_run_sees_a_killed_kernel_end_without_a_long_wait(monkeypatch):
+    assert isinstance(execute.CappedExecute().kernel_manager_class(), execute.PromptKernelManager)
+    waits = []
+    sleep = asyncio.sleep
+
+    async def recorded(delay, *args, **kwargs):
+        waits.append(delay)
+        return await sleep(delay, *args, **kwargs)
+
+    async def run():
+        manager = execute.PromptKernelManager(kernel_name="python3")
+        await manager.start_kernel()
+        monkeypatch.setattr(asyncio, "sleep", recorded)
+        await manager.shutdown_kernel(now=True)
+        return await manager.is_alive()
+
+    assert asyncio.run(run()) is False
+    # jupyter_client would look every 0.1 s; it also pauses 0.01 s once a shutdown is done
+    assert execute.PromptKernelManager.STOP_POLL in waits and max(waits) < 0.1, waits
+
+
+def test_a_notebook_validated_once_is_still_refused_when_a_step_made_it_invalid(monkeypatch):
+    from nbconvert.exporters import NotebookExporter
+    from nbconvert.preprocessors import Preprocessor
+    from traitlets.config import Config
+
+    class Keeps(Preprocessor):
+        def preprocess(self, nb, resources):
+            return nb, resources
+
+    class Breaks(Preprocessor):
+        def preprocess(self, nb, resources):
+            nb.cells[0]["cell_type"] = "not a cell type"
+            return nb, resources
+
+    validations = []
+    validate = nbformat.validate
+    monkeypatch.setattr(nbformat, "validate", lambda nb, **kw: validations.append(1) or validate(nb, **kw))
+    config = Config()
+    for dotted, value in job.VALIDATED_ONCE.items():
+        section, key = dotted.rsplit(".", 1)
+        config[section][key] = value
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+
+    def exporter_with_steps(config, steps):
+        exporter = NotebookExporter(config=config)
+        for step in steps:
+            exporter.register_preprocessor(step(enabled=True), enabled=True)
+        return exporter
+
+    def validations_with(settings, steps):
+        validations.clear()
+        exporter_with_steps(settings, [Keeps] * steps).from_notebook_node(notebook)
+        return len(validations)
+
+    # nbconvert's own way: once more for each step; validated once: the same count however many steps
+    assert validations_with(Config(), 3) == validations_with(Config(), 1) + 2
+    assert validations_with(config, 3) == validations_with(config, 1) < validations_with(Config(), 1)
+    exporter = exporter_with_steps(config, [Keeps] * 3)
+    exporter.register_preprocessor(Breaks(enabled=True), enabled=True)
+    with pytest.raises(nbformat.ValidationError):
+        exporter.from_notebook_node(notebook)
+
+
+METADATA = {"grade": True, "grade_id": "test_x", "locked": True, "points": 2.0, "schema_version": 3,
+            "solution": False, "task": False}
+BROKEN_METADATA = [dict(METADATA, points="two"), dict(METADATA, grade_id=5), dict(METADATA, grade="yes"),
+                   {k: v for k, v in METADATA.items() if k != "grade_id"}, dict(METADATA, locked=None)]
+
+
+def test_nbgrader_checks_cell_metadata_as_before_with_its_schema_checked_once(monkeypatch):
+    from nbgrader.nbgraderformat import common
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
+
+    def outcomes():
+        found = []
+        for metadata in [METADATA, *BROKEN_METADATA]:
+            cell = nbformat.v4.new_code_cell("1", metadata={"nbgrader": dict(metadata)})
+            try:
+                MetadataValidatorV3().validate_cell(cell)
+                found.append(None)
+            except Exception as error:  # noqa: BLE001 - what is raised is what is compared
+                found.append((type(error).__name__, getattr(error, "message", str(error)),
+                              list(getattr(error, "path", []))))
+        return found
+
+    monkeypatch.setattr(common, "jsonschema", common.jsonschema)  # restored afterwards
+    before = outcomes()
+    checked = []
+    check_schema = jsonschema.Draft4Validator.check_schema.__func__
+    monkeypatch.setattr(jsonschema.Draft4Validator, "check_schema",
+                        classmethod(lambda cls, schema, **kw: checked.append(1) or check_schema(cls, schema, **kw)))
+    reuse.share_metadata_validators()
+    assert outcomes() == before
+    assert before[0] is None and all(before[1:])
+    assert len(checked) == 1  # six cells, six validators, one schema check

@@ -44,7 +44,9 @@ def gradebook_scores(assignment, student, db_url=None, gradebook=None):
     auto {part: the autograder's own score}, by_hand {part: whether a grader set its score},
     raw_score, late_penalty, score, timestamp.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Grade, Gradebook, MissingEntry
+
+    from autograder import records
 
     if gradebook is None:
         with Gradebook(db_url or course.gradebook_url()) as gb:
@@ -53,7 +55,7 @@ def gradebook_scores(assignment, student, db_url=None, gradebook=None):
         submission = gradebook.find_submission(assignment.id, student)
     except MissingEntry:
         return None
-    grades = {g.name: g for nb in submission.notebooks for g in nb.grades}
+    grades = {name: g for nb in submission.notebooks for name, g in records.by_cell(gradebook, Grade, Grade, nb)}
     parts, auto, by_hand = {}, {}, {}
     for part in assignment.parts:
         grade = grades.get(part if part in assignment.manual_parts else course.test_cell_id(part))

@@ -29,15 +29,10 @@ def read_record(db_url, assignment_id, student_id):
         record = {"timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
                   "notebooks": {}}
         for notebook in submission.notebooks:
-            # one query per table (reading grade.name would load each grade's cell on its own)
-            grades = gb.db.query(BaseCell.name, Grade.auto_score).join(Grade, Grade.cell_id == BaseCell.id) \
-                .filter(Grade.notebook_id == notebook.id)
-            comments = gb.db.query(BaseCell.name, Comment.auto_comment).join(Comment, Comment.cell_id == BaseCell.id) \
-                .filter(Comment.notebook_id == notebook.id)
             record["notebooks"][notebook.name] = {
                 "late_penalty": float(notebook.late_submission_penalty or 0.0),
-                "grades": dict(grades.all()),
-                "comments": dict(comments.all()),
+                "grades": dict(by_cell(gb, Grade, Grade.auto_score, notebook)),
+                "comments": dict(by_cell(gb, Comment, Comment.auto_comment, notebook)),
             }
     return record
 
@@ -135,13 +130,21 @@ def manual_grades(db_url, assignment_id, student_id):
         except MissingEntry:
             return result
         for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if grade.manual_score is not None:
-                    result[grade.name] = {"score": grade.manual_score, "comment": None}
-            for comment in notebook.comments:
-                if comment.manual_comment:
-                    result.setdefault(comment.name, {"score": None})["comment"] = comment.manual_comment
+            for name, score in by_cell(gb, Grade, Grade.manual_score, notebook):
+                if score is not None:
+                    result[name] = {"score": score, "comment": None}
+            for name, comment in by_cell(gb, Comment, Comment.manual_comment, notebook):
+                if comment:
+                    result.setdefault(name, {"score": None})["comment"] = comment
     return result
+
+
+def by_cell(gb, table, column, notebook):
+    """[(cell name, column)] of a submitted notebook's grades or comments (table: Grade or
+    Comment; column: one of its columns, or the table for its objects), in one query: reading
+    each one's name through nbgrader's objects loads its cell on its own."""
+    return gb.db.query(BaseCell.name, column).join(table, table.cell_id == BaseCell.id) \
+        .filter(table.notebook_id == notebook.id).all()
 
 
 def apply_manual(db_url, assignment_id, student_id, manual):

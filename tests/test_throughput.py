@@ -317,3 +317,38 @@ def test_nbgrader_checks_cell_metadata_as_before_with_its_schema_checked_once(mo
     assert outcomes() == before
     assert before[0] is None and all(before[1:])
     assert len(checked) == 1  # six cells, six validators, one schema check
+
+
+def _manual_by_objects(url, assignment_id, student):
+    """Hand-given grades read the slow way: nbgrader's objects, one attribute at a time."""
+    found = {}
+    with nbgrader.api.Gradebook(url) as gb:
+        for notebook in gb.find_submission(assignment_id, student).notebooks:
+            for grade in notebook.grades:
+                if grade.manual_score is not None:
+                    found[grade.name] = {"score": grade.manual_score, "comment": None}
+            for comment in notebook.comments:
+                if comment.manual_comment:
+                    found.setdefault(comment.name, {"score": None})["comment"] = comment.manual_comment
+    return found
+
+
+def test_hand_given_grades_are_read_in_a_few_queries_and_say_what_nbgrader_objects_say(tmp_path):
+    reuse.share_engines()
+    assignment = course.assignment()
+    url = _template_copy(tmp_path, "course.db")
+    with nbgrader.api.Gradebook(url) as gb:
+        gb.add_student("carol")
+        assert records.manual_grades(url, assignment.id, "carol") == {}  # no submission yet
+        submission = gb.add_submission(assignment.id, "carol")
+        for index, grade in enumerate(submission.notebooks[0].grades):
+            grade.manual_score = index / 4 if index % 2 else None
+        for index, comment in enumerate(submission.notebooks[0].comments):
+            comment.manual_comment = f"by hand {index}" if index % 3 else ""
+        gb.db.commit()
+    manual, statements = _counting_statements(url, lambda: records.manual_grades(url, assignment.id, "carol"))
+    expected, slow_statements = _counting_statements(url, lambda: _manual_by_objects(url, assignment.id, "carol"))
+    assert manual == expected
+    assert any(v["score"] is None and v["comment"] for v in expected.values())
+    assert any(v["score"] is not None and v["comment"] is None for v in expected.values())
+    assert len(statements) + len(expected) <= len(slow_statements), (len(statements), len(slow_statements))

@@ -179,19 +179,29 @@ def _counting_statements(url, read):
         sqlalchemy.event.remove(engine, "before_cursor_execute", count)
 
 
-def test_a_record_is_read_back_in_a_few_queries_and_says_what_nbgrader_objects_say(tmp_path):
+def _gradebook_with_submission(tmp_path, student, grade_values, comment_values, late_penalty=None):
+    """A gradebook (the course's template) holding one submission of student, its i-th grade and
+    comment set by grade_values(i, grade) and comment_values(i, comment). Returns its URL."""
     reuse.share_engines()
-    assignment = course.assignment()
-    url = _template_copy(tmp_path, "job.db")
+    url = _template_copy(tmp_path, f"{student}.db")
     with nbgrader.api.Gradebook(url) as gb:
-        gb.add_student("bob")
-        submission = gb.add_submission(assignment.id, "bob")
+        gb.add_student(student)
+        submission = gb.add_submission(course.assignment().id, student)
         for index, grade in enumerate(submission.notebooks[0].grades):
-            grade.auto_score = None if index % 3 == 0 else index / 2
+            grade_values(index, grade)
         for index, comment in enumerate(submission.notebooks[0].comments):
-            comment.auto_comment = f"comment {index}" if index % 2 else None
-        submission.notebooks[0].late_submission_penalty = 1.5
+            comment_values(index, comment)
+        if late_penalty is not None:
+            submission.notebooks[0].late_submission_penalty = late_penalty
         gb.db.commit()
+    return url
+
+
+def test_a_record_is_read_back_in_a_few_queries_and_says_what_nbgrader_objects_say(tmp_path):
+    assignment = course.assignment()
+    url = _gradebook_with_submission(
+        tmp_path, "bob", lambda i, grade: setattr(grade, "auto_score", None if i % 3 == 0 else i / 2),
+        lambda i, comment: setattr(comment, "auto_comment", f"comment {i}" if i % 2 else None), late_penalty=1.5)
     record, statements = _counting_statements(url, lambda: records.read_record(url, assignment.id, "bob"))
     expected, slow_statements = _counting_statements(url, lambda: _record_by_objects(url, assignment.id, "bob"))
     assert record["notebooks"] == expected
@@ -334,18 +344,11 @@ def _manual_by_objects(url, assignment_id, student):
 
 
 def test_hand_given_grades_are_read_in_a_few_queries_and_say_what_nbgrader_objects_say(tmp_path):
-    reuse.share_engines()
     assignment = course.assignment()
-    url = _template_copy(tmp_path, "course.db")
-    with nbgrader.api.Gradebook(url) as gb:
-        gb.add_student("carol")
-        assert records.manual_grades(url, assignment.id, "carol") == {}  # no submission yet
-        submission = gb.add_submission(assignment.id, "carol")
-        for index, grade in enumerate(submission.notebooks[0].grades):
-            grade.manual_score = index / 4 if index % 2 else None
-        for index, comment in enumerate(submission.notebooks[0].comments):
-            comment.manual_comment = f"by hand {index}" if index % 3 else ""
-        gb.db.commit()
+    url = _gradebook_with_submission(
+        tmp_path, "carol", lambda i, grade: setattr(grade, "manual_score", i / 4 if i % 2 else None),
+        lambda i, comment: setattr(comment, "manual_comment", f"by hand {i}" if i % 3 else ""))
+    assert records.manual_grades(url, assignment.id, "nobody") == {}  # no submission
     manual, statements = _counting_statements(url, lambda: records.manual_grades(url, assignment.id, "carol"))
     expected, slow_statements = _counting_statements(url, lambda: _manual_by_objects(url, assignment.id, "carol"))
     assert manual == expected

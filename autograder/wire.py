@@ -15,12 +15,15 @@ import functools
 import itertools
 import json
 import math
+import socket
 import struct
+import time
 
 import numpy as np
 
 MAX_MESSAGE_BYTES = 64 * 2**20
 MAX_BUFFERS = 10_000
+MAX_DIMS = 32  # of an array (numpy allows 64; the course's arrays have at most 2)
 _NUMERIC_KINDS = "biuf"
 
 
@@ -69,39 +72,55 @@ def send(sock, message):
 
 
 def receive(sock):
-    """Receive one message; raises EOFError when the peer closed the connection."""
-    (length,) = struct.unpack("!I", _read_exactly(sock, 4))
-    if length > MAX_MESSAGE_BYTES:
-        raise WireError(f"announced message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
-    header_and_count = _read_exactly(sock, length + 4)
-    (count,) = struct.unpack("!I", header_and_count[length:])
-    if count > MAX_BUFFERS:
-        raise WireError(f"{count} buffers announced")
-    sizes = struct.unpack(f"!{count}Q", _read_exactly(sock, 8 * count)) if count else ()
-    if length + sum(sizes) > MAX_MESSAGE_BYTES:
-        raise WireError(f"announced message of {length + sum(sizes)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    data = _read_exactly(sock, sum(sizes))
+    """Receive one message; raises EOFError when the peer closed the connection.
+
+    The socket's timeout (if any) bounds the whole message, not each read: a peer sending a
+    byte at a time cannot stretch it.
+    """
+    timeout = sock.gettimeout()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        (length,) = struct.unpack("!I", _read_exactly(sock, 4, deadline))
+        if length > MAX_MESSAGE_BYTES:
+            raise WireError(f"announced message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
+        header_and_count = _read_exactly(sock, length + 4, deadline)
+        (count,) = struct.unpack("!I", header_and_count[length:])
+        if count > MAX_BUFFERS:
+            raise WireError(f"{count} buffers announced")
+        sizes = struct.unpack(f"!{count}Q", _read_exactly(sock, 8 * count, deadline)) if count else ()
+        if length + sum(sizes) > MAX_MESSAGE_BYTES:
+            raise WireError(f"announced message of {length + sum(sizes)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        data = _read_exactly(sock, sum(sizes), deadline)
+    finally:
+        sock.settimeout(timeout)
     ends = list(itertools.accumulate(sizes))
     buffers = [data[end - size:end] for end, size in zip(ends, sizes)]
-    message = json.loads(header_and_count[:length], object_hook=functools.partial(_buffer_or_dict, buffers))
+    message = json.loads(header_and_count[:length], object_hook=functools.partial(_buffer_or_dict, buffers, set()))
     if not isinstance(message, dict):
         raise WireError("a message must be a JSON object")
     return message
 
 
-def _buffer_or_dict(buffers, item):
-    """A JSON object as it is decoded: {"__buffer__": i} becomes the bytes of buffer i."""
+def _buffer_or_dict(buffers, used, item):
+    """A JSON object as it is decoded: {"__buffer__": i} becomes the bytes of buffer i, each buffer
+    at most once (a buffer referred to many times would decode to as many copies)."""
     if len(item) == 1 and "__buffer__" in item:
         index = item["__buffer__"]
-        if not isinstance(index, int) or not 0 <= index < len(buffers):
+        if type(index) is not int or not 0 <= index < len(buffers) or index in used:
             raise WireError("a message refers to a buffer it does not have")
+        used.add(index)
         return buffers[index]
     return item
 
 
-def _read_exactly(sock, n):
+def _read_exactly(sock, n, deadline=None):
     chunks, remaining = [], n
     while remaining:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(left)
         chunk = sock.recv(min(remaining, 1 << 20))
         if not chunk:
             raise EOFError("connection closed")
@@ -122,7 +141,8 @@ def encode(value, keep=None):
     if isinstance(value, Handle):
         return {"__handle__": value.id, "type": value.type_name}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS:
-        return {"__array__": _Buffer(value.tobytes()), "dtype": value.dtype.str, "shape": list(value.shape)}
+        data = np.asarray(value)  # a subclass's own data (a masked array's, not its filled copy)
+        return {"__array__": _Buffer(data.tobytes()), "dtype": data.dtype.str, "shape": list(data.shape)}
     if isinstance(value, np.generic) and value.dtype.kind in _NUMERIC_KINDS:
         return {"__scalar__": encode(np.asarray(value))}
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -152,7 +172,11 @@ def decode(data, resolve=None):
         dtype = np.dtype(data["dtype"])
         if dtype.kind not in _NUMERIC_KINDS:
             raise WireError(f"forbidden dtype {dtype}")
-        shape = tuple(int(n) for n in data["shape"])
+        shape = data["shape"]
+        if type(shape) is not list or len(shape) > MAX_DIMS or \
+                any(type(n) is not int or not 0 <= n <= MAX_MESSAGE_BYTES for n in shape):
+            raise WireError(f"an array's shape must be a list of at most {MAX_DIMS} sizes")
+        shape = tuple(shape)
         raw = data["__array__"]
         raw = raw.data if isinstance(raw, _Buffer) else raw  # encoded here, never sent
         if not isinstance(raw, bytes):
@@ -164,9 +188,13 @@ def decode(data, resolve=None):
     if "__scalar__" in data:
         return decode(data["__scalar__"])[()]
     if "__seq__" in data:
+        if type(data["__seq__"]) is not list:
+            raise WireError("a sequence must be a list")
         items = [decode(v, resolve) for v in data["__seq__"]]
         return tuple(items) if data.get("tuple") else items
     if "__dict__" in data:
+        if type(data["__dict__"]) is not dict:
+            raise WireError("a dict must be an object")
         return {str(k): decode(v, resolve) for k, v in data["__dict__"].items()}
     if "__handle__" in data:
         if resolve is None:

@@ -2,6 +2,8 @@
 import json
 import socket
 import struct
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -84,7 +86,7 @@ def test_many_arrays_in_one_frame_each_arrive_in_their_place():
     assert received["plain"] == {"__buffer__": 0, "other": 1}  # only a lone buffer reference is replaced
 
 
-@pytest.mark.parametrize("reference", [5, -1, "0", 0.0, None])
+@pytest.mark.parametrize("reference", [5, -1, "0", 0.0, None, True])
 def test_a_reference_to_a_buffer_the_frame_does_not_have_is_refused(reference):
     header = json.dumps({"op": "call", "args": [{"__array__": {"__buffer__": reference}, "dtype": "<f8",
                                                  "shape": [1]}]}).encode()
@@ -94,6 +96,73 @@ def test_a_reference_to_a_buffer_the_frame_does_not_have_is_refused(reference):
         left.sendall(frame)
         with pytest.raises(wire.WireError):
             wire.receive(right)
+
+
+def _array_frame(shape, buffers=(b"\0" * 8,), references=None):
+    """A frame whose header holds arrays of the given shape, each referring to one of buffers."""
+    references = references if references is not None else list(range(len(buffers)))
+    header = json.dumps({"op": "call", "args": [{"__seq__": [
+        {"__array__": {"__buffer__": i}, "dtype": "<f8", "shape": shape} for i in references], "tuple": False}]})
+    header = header.encode()
+    return (struct.pack("!I", len(header)) + header + struct.pack(f"!I{len(buffers)}Q", len(buffers),
+                                                                   *map(len, buffers)) + b"".join(buffers))
+
+
+@pytest.mark.parametrize("shape", [[10**300] * 50_000, [1e300] * 40, [2.0], "8", [1, True], [-1, -8], [2] * 33,
+                                   [0, 10**4000]])
+def test_an_array_shape_that_is_not_a_short_list_of_sizes_is_refused_before_any_work(shape):
+    left, right = socket.socketpair()
+    with left, right:
+        sender = threading.Thread(target=left.sendall, args=(_array_frame(shape),))
+        sender.start()
+        message = wire.receive(right)
+        sender.join()
+    with pytest.raises(wire.WireError):
+        wire.decode(message["args"][0])
+
+
+def test_a_buffer_is_used_once_so_a_small_frame_cannot_decode_to_many_copies():
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(_array_frame([1], references=[0, 0, 0]))
+        with pytest.raises(wire.WireError):
+            wire.receive(right)
+        left.sendall(_array_frame([1], buffers=(b"\0" * 8, b"\1" * 8)))
+        assert len(wire.decode(wire.receive(right)["args"][0])) == 2
+
+
+@pytest.mark.parametrize("data", [{"__seq__": "many characters"}, {"__seq__": {"a": 1}}, {"__dict__": [1, 2]}])
+def test_containers_must_be_what_they_say(data):
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
+
+
+def test_the_socket_timeout_bounds_a_whole_message_not_each_read():
+    left, right = socket.socketpair()
+    frame = _array_frame([1])
+
+    def drip():
+        for byte in frame:
+            try:
+                left.send(bytes([byte]))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    with left, right:
+        right.settimeout(0.5)
+        sender = threading.Thread(target=drip, daemon=True)
+        sender.start()
+        with pytest.raises(socket.timeout):
+            wire.receive(right)  # each byte comes well within 0.5 s; the whole frame does not
+        assert right.gettimeout() == 0.5
+        left.close()
+        sender.join()
+
+
+def test_a_masked_array_is_sent_with_its_own_data():
+    masked = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    assert np.array_equal(wire.decode(wire.encode(masked)), [1.0, 2.0, 3.0])
 
 
 def _frame(payload):

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 
 import jsonschema
 import nbformat
@@ -184,7 +185,8 @@ def _gradebook_with_submission(tmp_path, student, grade_values, comment_values, 
     comment set by grade_values(i, grade) and comment_values(i, comment). Returns its URL."""
     reuse.share_engines()
     url = _template_copy(tmp_path, f"{student}.db")
-    with nbgrader.api.Gradebook(url) as gb:
+    with nbgrader.api.Gradebook(url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", sqlalchemy.exc.SAWarning)  # nbgrader's own autoflush noise
         gb.add_student(student)
         submission = gb.add_submission(course.assignment().id, student)
         for index, grade in enumerate(submission.notebooks[0].grades):

@@ -3,8 +3,8 @@
 prlimit's limits hold per process (3 GiB of address space each, 120 CPU-seconds each); a kernel
 that forks could add them up. Control groups bound the sum: the memory of every process of the
 submission together, how many tasks it may have, and one CPU's time at most. Created by the
-grading job (as root, or wherever the grader may write to its own cgroup), joined by the kernel
-launcher (sandbox.launch) before bubblewrap starts, removed when the job ends. Where no cgroup
+grading job (as root, or wherever the grader may write to its own cgroup), joined by the kernel's
+start command (sandbox.kernel_command) before bubblewrap starts, removed when the job ends. Where no cgroup
 can be created the per-process limits are all there is (README, threat model).
 """
 import os

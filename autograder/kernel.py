@@ -1,6 +1,6 @@
 """The student's kernel seen from the grading job: its processes, how to stop a call, its CPU clock.
 
-Jupyter starts the kernel (in the sandbox: bubblewrap, then the launcher, then ipykernel); once
+Jupyter starts the kernel (in the sandbox: sh, prlimit, bubblewrap, confine.py, then ipykernel); once
 it is ready, autograder.execute runs the job's hooks with the pid Jupyter started. The check
 server then gets `interrupt` (SIGUSR1 to the ipykernel process, which autograder.hidden turns
 into an "Interrupted" answer) and `cpu_clock` (the CPU seconds the kernel and every process it

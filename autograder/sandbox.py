@@ -1,9 +1,10 @@
 """The sandboxed grading kernel: bubblewrap, a uid of its own, Landlock and resource limits.
 
-`make grade` runs nbgrader with a kernelspec whose command is this file. When Jupyter starts a
-kernel, it builds a bubblewrap sandbox and replaces itself with
-`prlimit ... bwrap ... [setpriv ...] python confine.py ... python -m ipykernel_launcher`, so the
-student's code:
+`make grade` runs nbgrader with a kernelspec of its own (KERNEL_NAME). Its kernel manager
+(autograder.execute.GradingKernelManager) starts the kernel with kernel_command():
+`sh` joins the job's control groups and becomes
+`prlimit ... bwrap ... [setpriv ...] python confine.py ... python -m ipykernel_launcher`, so no
+Python runs outside the sandbox, and the student's code:
 
 - sees only the Python environment (read-only; deep-learning libraries and the debugger masked), the system's
   /usr, /etc and libraries (read-only), its own autograded folder (read-only), a private /tmp,
@@ -15,8 +16,8 @@ student's code:
   (autograder/confine.py, Landlock);
 - is limited in address space, CPU time, processes, file size and /tmp size.
 
-Everything a job needs travels in a JSON file named by NORMLAB_SANDBOX_JOB. Jupyter starts this
-file as `python -I sandbox.py`, so it imports the standard library only.
+Everything a job needs is in a JSON file whose path the kernelspec's environment holds
+(NORMLAB_SANDBOX_JOB).
 """
 import json
 import os
@@ -165,10 +166,9 @@ def prepare(job_dir, check_dir, extra_env=None, limits=None):
     kernels = job_dir / "jupyter" / "kernels" / KERNEL_NAME
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
-        # -I: nothing from the working directory (the submission's folder), PYTHON* variables or
-        # the user's site-packages is imported before the sandbox starts; this file imports only
-        # the standard library.
-        "argv": [sys.executable, "-I", str(Path(__file__).resolve()), "{connection_file}"],
+        # the grading kernel manager replaces this command with kernel_command(); started by
+        # any other manager, the kernel only says so
+        "argv": [sys.executable, "-I", "-c", f"raise SystemExit({NOT_THIS_WAY!r})", "{connection_file}"],
         "display_name": "normlab sandbox",
         "language": "python",
         "interrupt_mode": "message",
@@ -271,27 +271,38 @@ def command(job, connection_file, cwd):
                    python, "-m", "ipykernel_launcher", "-f", connection_file, *KERNEL_OPTIONS]
 
 
-def launch(connection_file):
-    """Kernelspec entry point: replace this process with the sandboxed kernel."""
-    job = Job.load(os.environ[JOB_ENV])
-    for group in job.cgroups:  # everything the kernel starts shares one memory and task budget
-        (Path(group) / "cgroup.procs").write_text(str(os.getpid()))
-    # Jupyter may write the connection file anywhere (often /tmp, which the sandbox replaces):
-    # hand the kernel a copy in its runtime folder, with the folder's inside name for its sockets
+def kernel_command(job_file, connection_file, cwd):
+    """The command that starts the sandboxed kernel of one job (run from the grader, no Python).
+
+    Jupyter has written the connection file for the grader's side; the kernel gets a copy in
+    its runtime folder that names the folder as the sandbox shows it. The command is `sh`, which
+    joins the job's control groups (everything the kernel starts shares one memory and task
+    budget), sends the kernel's own chatter to the job's log, and becomes prlimit and bubblewrap.
+
+    Inputs:
+    - job_file: the job's JSON file (NORMLAB_SANDBOX_JOB in the kernelspec's environment)
+    - connection_file: where Jupyter wrote the connection file
+    - cwd: the notebook's folder, the kernel's working directory
+
+    Returns the command as a list of strings.
+    """
+    job = Job.load(job_file)
     info = json.loads(Path(connection_file).read_text())
     info["ip"] = info.get("ip", "").replace(job.runtime_dir, INSIDE_RUNTIME, 1)
-    name = f"connection-{os.getpid()}.json"
+    name = f"connection-{Path(connection_file).stem}.json"
     inside = Path(job.runtime_dir) / name
     inside.write_text(json.dumps(info))
     if job.mode == "root":
         os.chown(inside, 0, job.uid)
     inside.chmod(0o640 if job.mode == "root" else 0o600)  # the kernel reads it
-    args = command(job, f"{INSIDE_RUNTIME}/{name}", os.getcwd())
-    log = os.open(Path(job.runtime_dir).parent / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)  # the kernel's own chatter goes to the job's log, not the grader's console
-    os.execvp(args[0], args)
+    log = Path(job.runtime_dir).parent / "kernel.log"
+    return (["/bin/sh", "-c", _JOIN_AND_START, "normlab-kernel", str(log), str(len(job.cgroups)), *job.cgroups]
+            + command(job, f"{INSIDE_RUNTIME}/{name}", str(cwd)))
 
 
-if __name__ == "__main__":
-    launch(sys.argv[1])
+# sh -c _JOIN_AND_START normlab-kernel LOG N GROUP_1 .. GROUP_N COMMAND ARG...
+_JOIN_AND_START = (
+    'umask 077; log=$1; n=$2; shift 2; exec >>"$log" 2>&1; '
+    'while [ "$n" -gt 0 ]; do echo $$ >"$1/cgroup.procs" || exit 1; shift; n=$((n - 1)); done; '
+    'exec "$@"')
+NOT_THIS_WAY = "normlab sandbox: this kernel is started by autograder.execute.GradingKernelManager"

@@ -16,7 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 from traitlets.config import Config
 
-from autograder import sandbox
+from autograder import execute, sandbox
 
 PROBE = textwrap.dedent('''
     import json, os, socket, subprocess, sys
@@ -90,6 +90,7 @@ def main(folder, repo):
     config.KernelManager.ip = f"{job.runtime_dir}/kernel"
     try:
         NotebookClient(notebook, timeout=120, kernel_name=sandbox.KERNEL_NAME, config=config,
+                       kernel_manager_class=execute.GradingKernelManager,
                        resources={"metadata": {"path": str(notebook_dir)}}).execute()
     finally:
         listener.close()

@@ -36,22 +36,22 @@ def probe(request, grader_user):
     return report
 
 
-# Modules the kernel launcher imports before the sandbox exists (as root), and the packages of
-# the grader: a submission folder holding files of these names must not get them imported.
-LAUNCHER_MODULES = sorted(set(json.loads(subprocess.run(
-    [sys.executable, "-I", "-c", "import sys, json; sys.argv = ['x']; "
-     f"exec(open({str(REPO / 'autograder' / 'sandbox.py')!r}).read().replace('__main__', '_')); "
-     "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"],
-    capture_output=True, text=True, check=True).stdout)) | {"autograder", "nbgrader", "nbclient", "jupyter_client",
+# Modules a Python started in the submission's folder would import first (a fresh interpreter's
+# and the usual suspects), and the packages of the grader: if anything started the kernel through
+# Python outside the sandbox, files of these names beside the notebook would get imported there.
+STARTUP_MODULES = sorted(set(json.loads(subprocess.run(
+    [sys.executable, "-I", "-c", "import sys, json; print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"],
+    capture_output=True, text=True, check=True).stdout)) | {"random", "json", "subprocess", "ctypes", "resource",
+                                                            "autograder", "nbgrader", "nbclient", "jupyter_client",
                                                             "zmq", "traitlets", "sitecustomize", "usercustomize"})
 
 
 def _plant_hostile_modules(folder, markers):
-    """Files named after every module the launcher imports, and a fake `autograder` package,
-    each of which would leave a marker file if it were ever imported outside the sandbox."""
+    """Files named after every module in STARTUP_MODULES, and a fake `autograder` package, each
+    of which would leave a marker file if it were ever imported outside the sandbox."""
     payload = (f"import os\ntry:\n    open(os.path.join({str(markers)!r}, __name__), 'w').close()\n"
                "except OSError:\n    pass\n")
-    for name in LAUNCHER_MODULES:
+    for name in STARTUP_MODULES:
         if name in ("builtins", "sys", "marshal", "posix", "_io", "_imp", "_thread", "_warnings", "_weakref"):
             continue  # built into the interpreter: never looked up on disk
         (folder / f"{name}.py").write_text(payload)
@@ -61,48 +61,78 @@ def _plant_hostile_modules(folder, markers):
         (package / f"{module}.py").write_text(payload)
 
 
-def _launch(argv, folder, env, seconds=20):
-    """Run a kernel launcher command in folder until it has become bubblewrap (or ended)."""
-    process = subprocess.Popen(argv, cwd=folder, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+def _launch(argv, folder, seconds=20):
+    """Run a kernel start command in folder until it has become bubblewrap (or ended)."""
+    process = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline and process.poll() is None:
             command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")[0]
-            if command.endswith((b"prlimit", b"bwrap")):
+            if command.endswith(b"bwrap"):
                 break
-            time.sleep(0.05)
+            time.sleep(0.01)
     finally:
         process.kill()
         process.wait()
 
 
-def test_files_in_the_submission_folder_are_never_imported_outside_the_sandbox(tmp_path):
-    """The launcher runs as root before bubblewrap starts: `python -I` from a script path keeps
-    the notebook's folder off sys.path, so a planted random.py or autograder/ package is inert.
-    (Control: the launcher started as `python -m autograder.sandbox` imports them.)"""
-    assert {"random", "json", "subprocess", "autograder"} <= set(LAUNCHER_MODULES)
+def test_no_python_runs_outside_the_sandbox_and_nothing_beside_the_notebook_is_imported(tmp_path):
+    """The kernel's start command is sh and prlimit until bubblewrap: files beside the notebook
+    (a random.py, an `autograder/` package) are never imported outside the sandbox. (Control: a
+    Python started in that folder imports them.) The Python that confines the kernel inside the
+    sandbox runs `-I` from the bridge folder, not from the notebook's."""
     folder, job_dir = tmp_path / "notebook", tmp_path / "job"
     (job_dir / "check").mkdir(parents=True)
     folder.mkdir()
     env, job = sandbox.prepare(job_dir, check_dir=job_dir / "check")
     try:
-        connection = job_dir / "connection.json"
-        connection.write_text("{}")
-        kernelspec = json.loads((Path(env["JUPYTER_PATH"]) / "kernels" / sandbox.KERNEL_NAME / "kernel.json")
-                                .read_text())
-        argv = [a.replace("{connection_file}", str(connection)) for a in kernelspec["argv"]]
-        control = [sys.executable, "-m", "autograder.sandbox", str(connection)]
-        for name, command in (("kernelspec", argv), ("control", control)):
+        connection = Path(job.runtime_dir) / "kernel-1.json"
+        connection.write_text(json.dumps({"ip": f"{job.runtime_dir}/kernel", "transport": "ipc"}))
+        argv = sandbox.kernel_command(job_dir / "job.json", connection, folder)
+        before = argv[:argv.index("bwrap")]
+        programs = [Path(a).name for a in before if a.startswith("/") and os.access(a, os.X_OK) and Path(a).is_file()]
+        assert Path(argv[0]).name == "sh" and "prlimit" in before, argv[:8]
+        assert not any(name.startswith("python") for name in programs), programs
+        confine = argv.index(f"{job.bridge_dir}/{sandbox.CONFINE}")
+        assert argv[confine - 1] == "-I" and Path(argv[confine - 2]).name.startswith("python")
+        for name, command in (("kernel", argv), ("control", [sys.executable, "-c", "import json"])):
             markers = tmp_path / f"markers-{name}"
             markers.mkdir()
             _plant_hostile_modules(folder, markers)
-            _launch(command, folder, {**env, **kernelspec["env"]})
+            _launch(command, folder)
             planted = sorted(p.name for p in markers.iterdir())
-            if name == "kernelspec":
+            if name == "kernel":
                 assert planted == [], f"imported from the submission folder outside the sandbox: {planted}"
             else:
                 assert planted, "the control should import the planted modules (the test would prove nothing)"
+    finally:
+        sandbox.release(job_dir)
+
+
+def test_the_kernel_joins_its_control_groups_and_logs_to_the_job(tmp_path):
+    """kernel_command's sh puts the kernel in every control group of its job before bubblewrap
+    starts, and sends what the kernel prints outside the notebook to the job's log (private)."""
+    groups = [tmp_path / "group-a", tmp_path / "group-b"]
+    for group in groups:
+        group.mkdir()
+    job_dir = tmp_path / "job"
+    (job_dir / "check").mkdir(parents=True)
+    env, job = sandbox.prepare(job_dir, check_dir=job_dir / "check")
+    try:
+        job.cgroups = [str(g) for g in groups]  # plain folders stand for the control groups here
+        job.save(job_dir / "job.json")
+        connection = Path(job.runtime_dir) / "kernel-2.json"
+        connection.write_text(json.dumps({"ip": f"{job.runtime_dir}/kernel", "transport": "ipc"}))
+        argv = sandbox.kernel_command(job_dir / "job.json", connection, tmp_path)
+        script = argv[:argv.index("prlimit")] + ["sh", "-c", "echo started $$"]
+        process = subprocess.run(script, capture_output=True, text=True, timeout=20)
+        assert process.returncode == 0 and process.stdout == "", (process.stdout, process.stderr)
+        pids = {(g / "cgroup.procs").read_text().strip() for g in groups}
+        log = job_dir / "kernel.log"
+        assert log.read_text() == f"started {pids.pop()}\n" and not pids
+        assert log.stat().st_mode & 0o077 == 0
+        inside = json.loads((Path(job.runtime_dir) / "connection-kernel-2.json").read_text())
+        assert inside["ip"] == f"{sandbox.INSIDE_RUNTIME}/kernel"
     finally:
         sandbox.release(job_dir)
 

@@ -234,7 +234,7 @@ def test_a_thread_keeps_one_private_gradebook_path_fresh_for_each_job_and_remove
 
 
 def test_the_kernel_manager_of_the_grading_run_sees_a_killed_kernel_end_without_a_long_wait(monkeypatch):
-    assert isinstance(execute.CappedExecute().kernel_manager_class(), execute.PromptKernelManager)
+    assert isinstance(execute.CappedExecute().kernel_manager_class(), execute.GradingKernelManager)
     waits = []
     sleep = asyncio.sleep
 
@@ -243,7 +243,7 @@ def test_the_kernel_manager_of_the_grading_run_sees_a_killed_kernel_end_without_
         return await sleep(delay, *args, **kwargs)
 
     async def run():
-        manager = execute.PromptKernelManager(kernel_name="python3")
+        manager = execute.GradingKernelManager(kernel_name="python3")
         await manager.start_kernel()
         monkeypatch.setattr(asyncio, "sleep", recorded)
         await manager.shutdown_kernel(now=True)
@@ -251,7 +251,7 @@ def test_the_kernel_manager_of_the_grading_run_sees_a_killed_kernel_end_without_
 
     assert asyncio.run(run()) is False
     # jupyter_client would look every 0.1 s; it also pauses 0.01 s once a shutdown is done
-    assert execute.PromptKernelManager.STOP_POLL in waits and max(waits) < 0.1, waits
+    assert execute.GradingKernelManager.STOP_POLL in waits and max(waits) < 0.1, waits
 
 
 def test_a_notebook_validated_once_is_still_refused_when_a_step_made_it_invalid(monkeypatch):

@@ -141,9 +141,11 @@ def manual_grades(db_url, assignment_id, student_id):
 
 def by_cell(gb, table, column, notebook):
     """[(cell name, column)] of a submitted notebook's grades or comments (table: Grade or
-    Comment; column: one of its columns, or the table for its objects), in one query: reading
-    each one's name through nbgrader's objects loads its cell on its own."""
-    return gb.db.query(BaseCell.name, column).join(table, table.cell_id == BaseCell.id) \
+    Comment; column: one of its columns, a tuple of them for rows (name, *columns), or the table
+    for its objects), in one query: reading each one's name through nbgrader's objects loads
+    its cell on its own."""
+    columns = column if isinstance(column, tuple) else (column,)
+    return gb.db.query(BaseCell.name, *columns).join(table, table.cell_id == BaseCell.id) \
         .filter(table.notebook_id == notebook.id).all()
 
 

@@ -357,3 +357,73 @@ def test_hand_given_grades_are_read_in_a_few_queries_and_say_what_nbgrader_objec
     assert any(v["score"] is None and v["comment"] for v in expected.values())
     assert any(v["score"] is not None and v["comment"] is None for v in expected.values())
     assert len(statements) + len(expected) <= len(slow_statements), (len(statements), len(slow_statements))
+
+
+def _feedback_metadata(preprocessor_class, url, student):
+    """{grade_id: the nbgrader metadata preprocessor_class gives it} over the released notebook."""
+    from copy import deepcopy
+
+    assignment = course.assignment()
+    name = assignment.notebooks[0]
+    notebook = deepcopy(nbformat.read(str(assignment.release_dir / f"{name}.ipynb"), as_version=4))
+    resources = {"nbgrader": {"notebook": name, "assignment": assignment.id, "student": student, "db_url": url}}
+    notebook, resources = preprocessor_class().preprocess(notebook, resources)
+    cells = {c.metadata["nbgrader"]["grade_id"]: dict(c.metadata["nbgrader"]) for c in notebook.cells
+             if c.metadata.get("nbgrader", {}).get("grade_id")}
+    return cells, {k: resources["nbgrader"][k] for k in ("score", "max_score", "late_penalty")}
+
+
+def test_feedback_reads_grades_and_comments_in_a_few_queries_and_shows_what_nbgrader_shows(tmp_path):
+    from nbgrader.preprocessors import GetGrades
+
+    from autograder import feedback
+
+    def grade_values(i, grade):
+        grade.auto_score = None if i % 3 == 0 else i / 2
+        grade.manual_score = i / 4 if i % 4 == 1 else None
+        grade.extra_credit = 0.5 if i == 5 else None
+
+    url = _gradebook_with_submission(tmp_path, "dora", grade_values,
+                                     lambda i, comment: setattr(comment, "manual_comment", f"by hand {i}" if i % 2 else None))
+    (ours, totals), statements = _counting_statements(url, lambda: _feedback_metadata(feedback.GradesWithPending, url,
+                                                                                      "dora"))
+    (theirs, their_totals), slow_statements = _counting_statements(url, lambda: _feedback_metadata(GetGrades, url,
+                                                                                                  "dora"))
+    with nbgrader.api.Gradebook(url) as gb:
+        notebook = gb.find_submission_notebook(course.assignment().notebooks[0], course.assignment().id, "dora")
+        pending = {g.name: g.manual_score is None and g.auto_score is None for g in notebook.grades}
+    assert totals == their_totals
+    assert set(ours) == set(theirs) and len(ours) > 10
+    for grade_id, meta in theirs.items():
+        for key in ("score", "points", "comment"):
+            assert ours[grade_id].get(key) == meta.get(key), (grade_id, key)
+        if grade_id in pending:
+            assert ours[grade_id]["pending"] == pending[grade_id]
+            assert ours[grade_id]["part"] == feedback.part_of(grade_id)
+    assert any(pending.values()) and not all(pending.values())
+    assert any(meta.get("comment") for meta in theirs.values())
+    assert len(statements) + len(pending) <= len(slow_statements), (len(statements), len(slow_statements))
+
+
+def test_feedback_renders_a_repeated_markdown_cell_once_however_many_job_folders(tmp_path):
+    from nbconvert.exporters import HTMLExporter
+
+    from autograder import feedback
+
+    exporter = HTMLExporter()
+    calls = []
+    original = exporter.markdown2html
+
+    def counting(context, source):
+        calls.append(source)
+        return original(context, source)
+
+    exporter.markdown2html = counting
+    markdown2html = feedback._remembering_filters(exporter)["markdown2html"]
+    pages = [markdown2html({"cell": {}, "resources": {"metadata": {"path": str(tmp_path / f"job-{i}")}}}, "# Title\n\n*x*")
+             for i in range(3)]
+    assert len(set(pages)) == 1 and "<em>x</em>" in pages[0] and len(calls) == 1
+    exporter.embed_images = True  # then the folder decides which image a link embeds
+    for i in range(2):
+        markdown2html({"cell": {}, "resources": {"metadata": {"path": str(tmp_path / f"job-{i}")}}}, "# Title")
+    assert len(calls) == 3

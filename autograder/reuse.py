@@ -8,6 +8,9 @@ workers, the grading command):
 - share_metadata_validators: one jsonschema validator per nbgrader metadata schema. nbgrader
   checks each cell's metadata with jsonschema.validate, which first checks the schema itself
   against the metaschema, every time (measured: 1.3 ms a cell; 0.08 ms with the validator kept).
+- check_tables_at_once: nbgrader's Gradebook makes sure its tables exist each time it is opened
+  (eleven times per submission), with one query per table; when one query listing the tables
+  finds them all, there is nothing to create.
 """
 import collections
 import json
@@ -75,3 +78,24 @@ def share_metadata_validators():
 
     if not isinstance(common.jsonschema, _KeptValidators):
         common.jsonschema = _KeptValidators()
+
+
+def check_tables_at_once():
+    """Let nbgrader's gradebook see that all its tables exist in one query. Idempotent.
+
+    SQLAlchemy's create_all (checkfirst) asks the database about each table on its own and
+    creates the missing ones; listing the tables once and finding every one of them is the
+    same answer. Anything missing, or any other call, goes to create_all itself.
+    """
+    metadata = nbgrader.api.Base.metadata
+    if getattr(metadata.create_all, "at_once", False):
+        return
+    create_all = metadata.create_all
+
+    def create_all_at_once(bind, tables=None, checkfirst=True):
+        if checkfirst and tables is None and set(metadata.tables) <= set(sqlalchemy.inspect(bind).get_table_names()):
+            return None
+        return create_all(bind=bind, tables=tables, checkfirst=checkfirst)
+
+    create_all_at_once.at_once = True
+    metadata.create_all = create_all_at_once

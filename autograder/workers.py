@@ -37,6 +37,7 @@ def prepare_process():
 
     reuse.share_engines()
     reuse.share_metadata_validators()
+    reuse.check_tables_at_once()
     checks.warm_up()
     sandbox.matplotlib_cache()
 

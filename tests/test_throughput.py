@@ -427,3 +427,30 @@ def test_feedback_renders_a_repeated_markdown_cell_once_however_many_job_folders
     for i in range(2):
         markdown2html({"cell": {}, "resources": {"metadata": {"path": str(tmp_path / f"job-{i}")}}}, "# Title")
     assert len(calls) == 3
+
+
+def test_opening_a_gradebook_checks_its_tables_in_one_query_and_still_creates_missing_ones(tmp_path, monkeypatch):
+    metadata = nbgrader.api.Base.metadata
+    monkeypatch.setattr(metadata, "create_all", metadata.create_all)  # restored afterwards
+    reuse.share_engines()
+    url = _template_copy(tmp_path, "complete.db")
+    _, before = _counting_statements(url, lambda: nbgrader.api.Gradebook(url).close())
+    reuse.check_tables_at_once()
+    _, after = _counting_statements(url, lambda: nbgrader.api.Gradebook(url).close())
+    assert len(after) + len(metadata.tables) - 3 <= len(before), (len(after), len(before))
+
+    emptied = _template_copy(tmp_path, "missing.db")
+    engine = sqlalchemy.create_engine(emptied)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE comment"))
+    engine.dispose()
+    nbgrader.api.Gradebook(emptied).close()
+    for gradebook in (url, emptied):
+        engine = sqlalchemy.create_engine(gradebook)
+        try:
+            assert set(metadata.tables) <= set(sqlalchemy.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+    with nbgrader.api.Gradebook(emptied) as gb:  # and it works
+        gb.add_student("erin")
+        assert [s.id for s in gb.students] == ["erin"]

@@ -101,7 +101,7 @@ def grade(task):
 
 
 def _grade(task, job_dir):
-    from autograder import audit, feedback, marking, records, release, sandbox, sanitize
+    from autograder import audit, feedback, marking, records, release, reuse, sandbox, sanitize
     from autograder.remote import CheckServer
 
     assignment = course.assignment(task.assignment)
@@ -120,6 +120,7 @@ def _grade(task, job_dir):
 
     job_db = private_gradebook()
     shutil.copyfile(release.gradebook_template(assignment), job_db)
+    reuse.throwaway(f"sqlite:///{job_db}")
     overrides = {
         "CourseDirectory.db_url": f"sqlite:///{job_db}",
         "CourseDirectory.root": str(course.ROOT),

@@ -8,6 +8,8 @@ workers, the grading command):
 - share_metadata_validators: one jsonschema validator per nbgrader metadata schema. nbgrader
   checks each cell's metadata with jsonschema.validate, which first checks the schema itself
   against the metaschema, every time (measured: 1.3 ms a cell; 0.08 ms with the validator kept).
+- throwaway: a job's private gradebook lives for one submission; SQLite need not wait for the
+  disk at each of nbgrader's ~40 commits per submission (measured: 1.2 ms each on ext4).
 - check_tables_at_once: nbgrader's Gradebook makes sure its tables exist each time it is opened
   (eleven times per submission), with one query per table; when one query listing the tables
   finds them all, there is nothing to create.
@@ -78,6 +80,23 @@ def share_metadata_validators():
 
     if not isinstance(common.jsonschema, _KeptValidators):
         common.jsonschema = _KeptValidators()
+
+
+def throwaway(url):
+    """Let the shared engine of the SQLite database at url keep its journal in memory and skip
+    syncing to disk: for a database that is thrown away after use (a crash leaves nothing to
+    recover). Its connections are made afresh for each Gradebook, so every one gets this."""
+    engine = nbgrader.api.create_engine(url, echo=False, future=True)  # as nbgrader's Gradebook asks for it
+    if not getattr(engine, "throwaway", False):
+        sqlalchemy.event.listen(engine, "connect", _without_durability)
+        engine.throwaway = True
+
+
+def _without_durability(connection, record):
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=MEMORY")
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
 
 
 def check_tables_at_once():

@@ -454,3 +454,22 @@ def test_opening_a_gradebook_checks_its_tables_in_one_query_and_still_creates_mi
     with nbgrader.api.Gradebook(emptied) as gb:  # and it works
         gb.add_student("erin")
         assert [s.id for s in gb.students] == ["erin"]
+
+
+def test_only_a_jobs_private_gradebook_skips_syncing_to_disk_and_still_keeps_what_was_written(tmp_path):
+    reuse.share_engines()
+    private, course_book = _template_copy(tmp_path, "private.db"), _template_copy(tmp_path, "course.db")
+    reuse.throwaway(private)
+
+    def pragmas(url):
+        with nbgrader.api.Gradebook(url) as gb:
+            gb.add_student("fay")
+            gb.db.commit()
+            return (gb.db.execute(sqlalchemy.text("PRAGMA synchronous")).scalar(),
+                    gb.db.execute(sqlalchemy.text("PRAGMA journal_mode")).scalar())
+
+    assert pragmas(private) == (0, "memory")
+    assert pragmas(course_book) == (2, "delete")  # SQLite's defaults: full sync, a journal file
+    for url in (private, course_book):
+        with nbgrader.api.Gradebook(url) as gb:
+            assert [s.id for s in gb.students] == ["fay"]

@@ -47,8 +47,10 @@ def create(name, memory_bytes, tasks):
     try:
         for controller, parent in _own_groups().items():  # may raise OSError too
             folder = parent / name
-            folder.mkdir()
-            folders.append(folder)
+            # controllers mounted together (cpu,cpuacct) reach one folder by two names: make it once
+            if not any(folder.resolve() == made.resolve() for made in folders):
+                folder.mkdir()
+                folders.append(folder)
             if controller == "unified":
                 (folder / "memory.max").write_text(str(memory_bytes))
                 _optional(folder / "memory.swap.max", "0")  # absent without swap accounting

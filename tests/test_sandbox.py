@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder import cgroups, sandbox
 from conftest import REPO
 
 @pytest.fixture(scope="module", params=["root", "user"])
@@ -118,6 +118,7 @@ def test_the_kernel_joins_its_control_groups_and_logs_to_the_job(tmp_path):
     job_dir = tmp_path / "job"
     (job_dir / "check").mkdir(parents=True)
     env, job = sandbox.prepare(job_dir, check_dir=job_dir / "check")
+    real_groups = job.cgroups
     try:
         job.cgroups = [str(g) for g in groups]  # plain folders stand for the control groups here
         job.save(job_dir / "job.json")
@@ -134,7 +135,22 @@ def test_the_kernel_joins_its_control_groups_and_logs_to_the_job(tmp_path):
         inside = json.loads((Path(job.runtime_dir) / "connection-kernel-2.json").read_text())
         assert inside["ip"] == f"{sandbox.INSIDE_RUNTIME}/kernel"
     finally:
-        sandbox.release(job_dir)
+        cgroups.remove(real_groups)
+
+
+def test_controllers_mounted_together_get_one_group_with_every_limit(tmp_path, monkeypatch):
+    """cgroup v1 with cpu and cpuacct mounted together (cpu,cpuacct; cpu and cpuacct are links to
+    it): the kernel's group is made once and keeps its CPU limit (plain folders stand in here)."""
+    (tmp_path / "cpu,cpuacct" / "grader").mkdir(parents=True)
+    (tmp_path / "pids" / "grader").mkdir(parents=True)
+    for name in ("cpu", "cpuacct"):
+        (tmp_path / name).symlink_to(tmp_path / "cpu,cpuacct")
+    for order in (("cpu", "cpuacct", "pids"), ("cpuacct", "cpu", "pids")):
+        monkeypatch.setattr(cgroups, "_own_groups", lambda: {c: tmp_path / c / "grader" for c in order})
+        made = cgroups.create(f"kernel-{order[0]}", 2**30, 16)
+        assert [Path(f).resolve().parent.parent.name for f in made] == ["cpu,cpuacct", "pids"], made
+        assert (Path(made[0]) / "cpu.cfs_quota_us").read_text() == str(cgroups.PERIOD)
+        assert (Path(made[1]) / "pids.max").read_text() == "16"
 
 
 def test_student_code_runs_unprivileged_in_its_own_folder(probe):

@@ -25,6 +25,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 from autograder.marking import GRADERS_ONLY  # cells only graders see (mark schemes)
+from autograder.sanitize import MAX_MARKDOWN_CHARS
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 # Added to the page's styles: nbgrader's unnamed list is replaced by the summary; long lines wrap.
@@ -201,6 +202,8 @@ def _remembering_filters(exporter):
 
     @jinja2.pass_context
     def markdown2html(context, source):
+        if len(source) > MAX_MARKDOWN_CHARS:  # (text shown as a code block, by sanitize): not kept
+            return markdown(context, source)
         # the notebook's folder matters only to embedded images (a new folder for every job)
         folder = context.get("resources", {}).get("metadata", {}).get("path", "") if exporter.embed_images else ""
         key = (source, json.dumps(context.get("cell", {}).get("attachments", {}), sort_keys=True), folder)

@@ -41,6 +41,11 @@ IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 TEXT_PREFERENCE = ("text/html", "text/markdown", "text/latex", "image/svg+xml", "application/javascript",
                    "application/json")
 MAX_TEXT = 20_000  # characters of a removed output shown as text
+# Markdown rendered (longer cells, and cells past the notebook's budget, show as text): the
+# parser needs up to ~9 s of CPU and ~600 MB of memory per MB of some text (emphasis in a row),
+# in the grading process. The release's longest markdown cell has ~1,900 characters, all ~15,000.
+MAX_MARKDOWN_CHARS = 20_000
+MARKDOWN_BUDGET = 100_000
 
 # cell metadata kept (checked): nbgrader's, the course's marker of cells only graders see
 # (autograder.marking; the feedback leaves those cells out), and the editor's flags
@@ -222,6 +227,7 @@ def sanitize_notebook(notebook):
                                                if isinstance(metadata.get(key), dict)})
     seen_ids = set()
     cells = []
+    markdown_budget = MARKDOWN_BUDGET
     for index, cell in enumerate(notebook.get("cells", [])):
         kind = cell.get("cell_type")
         source = _text(cell.get("source", ""))
@@ -246,15 +252,30 @@ def sanitize_notebook(notebook):
                 clean["attachments"] = attachments
             if attachments != (cell.get("attachments") or {}):
                 notes.append(f"cell {index}: attachments other than PNG/JPEG images removed")
-            clean["source"], problems = sanitize_markdown(source, attachments)
-            if problems:
-                notes.append(f"cell {index}: markdown shown as cleaned HTML ({', '.join(problems[:4])})")
+            if _is_text_block(source):  # shown as text already (sanitised before)
+                clean["source"] = source
+            elif len(source) > min(MAX_MARKDOWN_CHARS, markdown_budget):
+                clean["source"] = as_code_block(source)
+                notes.append(f"cell {index}: markdown of {len(source):,} characters shown as text (markdown is "
+                             f"rendered up to {MAX_MARKDOWN_CHARS:,} characters a cell, {MARKDOWN_BUDGET:,} a notebook)")
+            else:
+                markdown_budget -= len(source)
+                clean["source"], problems = sanitize_markdown(source, attachments)
+                if problems:
+                    notes.append(f"cell {index}: markdown shown as cleaned HTML ({', '.join(problems[:4])})")
         else:  # a raw cell (or an unknown kind) shows as a block of text
             clean.update(cell_type="markdown", source=as_code_block(source))
             notes.append(f"cell {index}: raw cell shown as a block of text")
         cells.append(nbformat.from_dict(clean))
     notebook["cells"] = cells
     return notes
+
+
+def _is_text_block(source):
+    """Whether markdown is exactly a block of text made by as_code_block."""
+    fence = source.split("\n", 1)[0][:-len("text")]
+    return (fence.startswith("```") and set(fence) == {"`"} and source.endswith("\n" + fence)
+            and source == as_code_block(source[len(fence) + len("text\n"):-len(fence) - 1]))
 
 
 def sanitize_file(path):

@@ -9,6 +9,7 @@ anything executable the templates did not put there themselves.
 """
 import base64
 import copy
+import html
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import marking, sanitize
+from autograder import marking, safe_html, sanitize
 
 REPO = Path(__file__).resolve().parent.parent
 RELEASE = REPO / "release" / "normalization" / "normalization.ipynb"
@@ -713,6 +714,28 @@ def test_raw_cells_and_metadata_become_inert():
     raw = next(cell for cell in notebook.cells if cell.source.startswith("```text\n<script>"))
     assert raw.source.endswith("\n```")
     assert sanitize.sanitize_notebook(notebook) == []  # idempotent
+
+
+def test_markdown_too_long_to_render_is_kept_whole_and_shown_as_text():
+    """The markdown parser needs seconds and hundreds of MB per MB of some text: a long cell, and
+    cells past the notebook's budget, keep every character and show as text."""
+    long_answer = "*a* `b` " * 40_000
+    medium = ["*m* " * 3_000 + f"cell {i}" for i in range(10)]  # 12,000 characters each
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(long_answer)]
+                                        + [nbformat.v4.new_markdown_cell(text) for text in medium])
+    notes = sanitize.sanitize_notebook(notebook)
+    as_text = [i for i, cell in enumerate(notebook.cells) if cell.source.startswith("````text\n")
+               or cell.source.startswith("```text\n")]
+    rendered = sanitize.MARKDOWN_BUDGET // len(medium[0])
+    assert as_text == [0] + list(range(1 + rendered, len(notebook.cells))), as_text
+    assert notebook.cells[0].source == safe_html.as_code_block(long_answer)
+    assert all(notebook.cells[1 + i].source == medium[i] for i in range(rendered))
+    assert len(notes) == 1 + len(medium) - rendered and f"{len(long_answer):,} characters shown as text" in notes[0]
+    assert sanitize.sanitize_notebook(notebook) == []  # idempotent: a block of text stays one
+    from nbconvert.exporters import HTMLExporter
+
+    page, _ = HTMLExporter().from_notebook_node(notebook)
+    assert html.escape("*a* `b` " * 3, quote=False) in page
 
 
 def test_the_course_config_sanitises_every_html_export():

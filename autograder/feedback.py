@@ -25,7 +25,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 from autograder.marking import GRADERS_ONLY  # cells only graders see (mark schemes)
-from autograder.sanitize import MAX_MARKDOWN_CHARS
+from autograder.safe_html import KEPT_BYTES
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 # Added to the page's styles: nbgrader's unnamed list is replaced by the summary; long lines wrap.
@@ -164,6 +164,7 @@ IMG_WITHOUT_ALT = re.compile(r'(<img\b)(?![^>]*\salt=)', re.IGNORECASE)
 
 _EXPORTER = None
 REMEMBERED = 4000  # rendered cells a grading process keeps (the release's are the ones that repeat)
+MAX_HIGHLIGHTED_CHARS = 50_000  # longer code shows without colours
 
 
 def feedback_html(notebook_path, db_url, student, assignment_id):
@@ -193,33 +194,39 @@ def feedback_html(notebook_path, db_url, student, assignment_id):
 
 def _remembering_filters(exporter):
     """The exporter's markdown and code-highlighting filters, remembering what they rendered: the
-    released notebook's cells come back in every submission (same output, rendered once)."""
+    released notebook's cells come back in every submission (same output, rendered once). Large
+    renderings are not remembered; code longer than MAX_HIGHLIGHTED_CHARS is shown unhighlighted
+    (Pygments needs ~20 s per MB)."""
+    import html
+
     import jinja2
     from nbconvert.filters.highlight import Highlight2HTML
 
     markdown, highlight = exporter.markdown2html, Highlight2HTML(pygments_lexer="ipython3", parent=exporter)
     rendered, highlighted = {}, {}
 
+    def remembered(kept, key, render):
+        if key in kept:
+            return kept[key]
+        result = render()
+        if len(result) + len(key[0]) <= KEPT_BYTES:
+            if len(kept) > REMEMBERED:
+                kept.clear()
+            kept[key] = result
+        return result
+
     @jinja2.pass_context
     def markdown2html(context, source):
-        if len(source) > MAX_MARKDOWN_CHARS:  # (text shown as a code block, by sanitize): not kept
-            return markdown(context, source)
         # the notebook's folder matters only to embedded images (a new folder for every job)
         folder = context.get("resources", {}).get("metadata", {}).get("path", "") if exporter.embed_images else ""
         key = (source, json.dumps(context.get("cell", {}).get("attachments", {}), sort_keys=True), folder)
-        if key not in rendered:
-            if len(rendered) > REMEMBERED:
-                rendered.clear()
-            rendered[key] = markdown(context, source)
-        return rendered[key]
+        return remembered(rendered, key, lambda: markdown(context, source))
 
     def highlight_code(source, language=None, metadata=None):
+        if len(source) > MAX_HIGHLIGHTED_CHARS:
+            return f'<div class="highlight"><pre>{html.escape(source, quote=False)}</pre></div>'
         key = (source, language, json.dumps(metadata or {}, sort_keys=True))
-        if key not in highlighted:
-            if len(highlighted) > REMEMBERED:
-                highlighted.clear()
-            highlighted[key] = highlight(source, language, metadata)
-        return highlighted[key]
+        return remembered(highlighted, key, lambda: highlight(source, language, metadata))
 
     return {"markdown2html": markdown2html, "highlight_code": highlight_code}
 

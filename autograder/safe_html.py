@@ -6,7 +6,6 @@ safely, and otherwise replaces it by its rendering cleaned with bleach (allowed 
 and URL schemes; anything else shows as text), as one HTML block markdown leaves alone.
 autograder.sanitize applies it to every markdown cell of a submission.
 """
-import functools
 import html
 import json
 import re
@@ -98,12 +97,32 @@ def clean_html(fragment):
 # markdown
 
 
+# What one markdown cell may render to: images and links copy their data or URL into the page at
+# every use, so a short cell can render to hundreds of MB (an attachment referenced 300 times, a
+# 10,000-character link reference used 2,500 times). Past this, the cell shows as text.
+MAX_RENDERED_BYTES = 4 * 2**20
+KEPT_BYTES = 64 * 2**10  # renderings larger than this are not remembered between submissions
+TOO_LARGE = f"renders to more than {MAX_RENDERED_BYTES // 2**20} MB: shown as text"
+
+
+class _RenderedTooLarge(Exception):
+    pass
+
+
 class _InspectingRenderer(IPythonRenderer):
-    """nbconvert's markdown renderer (as the templates use it), noting what is not safe as is."""
+    """nbconvert's markdown renderer (as the templates use it), noting what is not safe as is,
+    and stopping once images and links have copied more than MAX_RENDERED_BYTES into the page."""
 
     def __init__(self, attachments):
         super().__init__(escape=False, attachments=attachments)
         self.unsafe = []
+        self.copied = 0
+
+    def _count(self, text):
+        self.copied += len(text)
+        if self.copied > MAX_RENDERED_BYTES:
+            raise _RenderedTooLarge()
+        return text
 
     def block_html(self, html_text):
         self.unsafe.append("raw HTML")
@@ -116,14 +135,14 @@ class _InspectingRenderer(IPythonRenderer):
     def link(self, text, url, title=None):
         if not safe_link(url):
             self.unsafe.append(f"link {url[:40]!r}")
-        return super().link(text, url, title)
+        return self._count(super().link(text, url, title))
 
     def image(self, text, url, title=None):
         name = url[len("attachment:"):] if url.startswith("attachment:") else None
         if name is not None and name not in self.attachments:
             self.unsafe.append(f"missing attachment {name[:40]!r}")  # nbconvert would fail
             return html.escape(f"[image {name} not attached]")
-        result = super().image(text, url, title)
+        result = self._count(super().image(text, url, title))
         if name is None and not safe_image(url):
             self.unsafe.append(f"image {url[:40]!r}")
         return result
@@ -157,21 +176,40 @@ def _one_line(fragment):
 
 def sanitize_markdown(source, attachments=None):
     """Return (markdown, problems): the source itself when it renders safely, else its cleaned
-    rendering as one HTML block; problems says what was not safe."""
-    safe, problems = _sanitized_markdown(source, json.dumps(attachments or {}, sort_keys=True))
+    rendering as one HTML block (or, when it would render to more than MAX_RENDERED_BYTES, the
+    source as a block of text); problems says what was not safe."""
+    key = (source, json.dumps(attachments or {}, sort_keys=True))
+    if key not in _KEPT:
+        safe, problems = _sanitized_markdown(*key)
+        if len(source) + len(safe) + len(key[1]) > KEPT_BYTES:
+            return safe, list(problems)
+        if len(_KEPT) >= 2048:
+            _KEPT.clear()
+        _KEPT[key] = safe, problems
+    safe, problems = _KEPT[key]
     return safe, list(problems)
 
 
-@functools.lru_cache(maxsize=2048)
+# the released notebook's text repeats in every submission: a grading process renders it once
+_KEPT = {}
+
+
+def is_sanitized(source):
+    """Whether markdown is already the cleaned rendering sanitize_markdown makes (one HTML line)."""
+    return source.startswith(WRAPPER[0]) and _one_line(clean_html(source)) == source
+
+
 def _sanitized_markdown(source, attachments_json):
-    """sanitize_markdown for hashable inputs: the released notebook's text repeats in every
-    submission, so a grading process renders it once."""
+    """sanitize_markdown, for its text and its attachments as JSON."""
     attachments = json.loads(attachments_json)
     renderer = _InspectingRenderer(attachments)
-    rendered = MarkdownWithMath(renderer=renderer).render(source)
+    try:
+        rendered = MarkdownWithMath(renderer=renderer).render(source)
+    except _RenderedTooLarge:
+        return as_code_block(source), (TOO_LARGE,)
     if not renderer.unsafe:
         return source, ()
-    if source.startswith(WRAPPER[0]) and _one_line(clean_html(source)) == source:
+    if is_sanitized(source):
         return source, ()  # made safe before: markdown passes one HTML line through unchanged
     # one line: a blank line would end the HTML block and hand the rest back to markdown
     safe = WRAPPER[0] + _one_line(clean_html(rendered).strip()) + WRAPPER[1]

@@ -770,3 +770,54 @@ def test_the_course_config_keeps_the_sanitiser_even_when_the_course_code_breaks(
     assert result.returncode == 0, result.stderr
     assert "['autograder.sanitize.SanitizeNotebook'] True 30" in result.stdout
     assert "could not read the assignment manifest" in result.stderr
+
+
+def test_markdown_that_renders_huge_is_kept_as_text_and_not_remembered():
+    """Images and links copy their data into the page at every use: past MAX_RENDERED_BYTES a cell
+    shows as text; each use of a reasonable attachment still renders as an image."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(300_000)).decode()
+    repeated = "![](attachment:a.png)" * 30  # 30 x 400 KB of base64 in the page
+    safe, problems = safe_html.sanitize_markdown(repeated, {"a.png": {"image/png": png}})
+    assert safe == safe_html.as_code_block(repeated) and problems == [safe_html.TOO_LARGE]
+    references = "[a]: http://e.example/" + "a" * 9970 + "\n\n" + "[a] " * 2500
+    safe, problems = safe_html.sanitize_markdown(references)
+    assert safe == safe_html.as_code_block(references) and problems == [safe_html.TOO_LARGE]
+    twice = "![](attachment:a.png) and again ![](attachment:a.png)"
+    assert safe_html.sanitize_markdown(twice, {"a.png": {"image/png": png}}) == (twice, [])
+    assert all(len(key[0]) + len(key[1]) + len(kept[0]) <= safe_html.KEPT_BYTES  # big ones not remembered
+               for key, kept in safe_html._KEPT.items())
+
+
+def test_an_answer_sanitised_once_stays_as_it_is_however_long_its_cleaned_html():
+    """A long honest answer with a little HTML becomes cleaned HTML longer than the markdown limit;
+    sanitising it again (formgrader's and the feedback's exporters do) keeps it, not as text."""
+    answer = "| batch | BN | LN |\n| --- | --- | --- |\n" + "".join(f"| {i} | {i / 7:.4f} | {i / 9:.4f} |\n"
+                                                             for i in range(400)) + "\nsee above<br>thanks"
+    assert len(answer) < sanitize.MAX_MARKDOWN_CHARS
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(answer)])
+    assert len(sanitize.sanitize_notebook(notebook)) == 1  # raw HTML: cleaned
+    cleaned = notebook.cells[0].source
+    assert len(cleaned) > sanitize.MAX_MARKDOWN_CHARS and cleaned.startswith(safe_html.WRAPPER[0])
+    assert sanitize.sanitize_notebook(notebook) == [] and notebook.cells[0].source == cleaned
+
+
+def test_html_outputs_become_their_visible_text():
+    shown = sanitize._as_text("text/html", "<p>1 &lt; 2 &amp; <b>bold</b></p><script>alert(1)</script>"
+                                           "<STYLE>p {}</STYLE>after<!-- hidden -->end<br/>")
+    assert shown == "1 < 2 & boldafterend"
+    unclosed = "<a b='" * 50_000  # no tag ever ends: shown as it was written (cut)
+    assert sanitize._as_text("text/html", unclosed) == unclosed[:sanitize.MAX_TEXT] + "\n[...]"
+    assert sanitize._as_text("text/html", "<script>never closed") == "<script>never closed"
+
+
+def test_long_code_shows_uncoloured_in_the_feedback():
+    from nbconvert.exporters import HTMLExporter
+
+    from autograder import feedback
+
+    highlight = feedback._remembering_filters(HTMLExporter())["highlight_code"]
+    short = highlight("x = 1 < 2\n")
+    assert "<span" in short and "&lt;" in short
+    long_code = "x = 1 < 2\n" * 10_000
+    page = highlight(long_code)
+    assert "<span" not in page and page.count("x = 1 &lt; 2") == 10_000

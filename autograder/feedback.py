@@ -25,7 +25,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 from autograder.marking import GRADERS_ONLY  # cells only graders see (mark schemes)
-from autograder.safe_html import KEPT_BYTES
+from autograder.safe_html import remembered
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 # Added to the page's styles: nbgrader's unnamed list is replaced by the summary; long lines wrap.
@@ -163,7 +163,6 @@ class FeedbackExporter(HTMLExporter):
 IMG_WITHOUT_ALT = re.compile(r'(<img\b)(?![^>]*\salt=)', re.IGNORECASE)
 
 _EXPORTER = None
-REMEMBERED = 4000  # rendered cells a grading process keeps (the release's are the ones that repeat)
 MAX_HIGHLIGHTED_CHARS = 50_000  # longer code shows without colours
 
 
@@ -205,27 +204,17 @@ def _remembering_filters(exporter):
     markdown, highlight = exporter.markdown2html, Highlight2HTML(pygments_lexer="ipython3", parent=exporter)
     rendered, highlighted = {}, {}
 
-    def remembered(kept, key, render):
-        if key in kept:
-            return kept[key]
-        result = render()
-        if len(result) + len(key[0]) <= KEPT_BYTES:
-            if len(kept) > REMEMBERED:
-                kept.clear()
-            kept[key] = result
-        return result
-
     @jinja2.pass_context
     def markdown2html(context, source):
         # the notebook's folder matters only to embedded images (a new folder for every job)
         folder = context.get("resources", {}).get("metadata", {}).get("path", "") if exporter.embed_images else ""
-        key = (source, json.dumps(context.get("cell", {}).get("attachments", {}), sort_keys=True), folder)
+        key = (source, json.dumps(context.get("cell", {}).get("attachments", {}), sort_keys=True), str(folder))
         return remembered(rendered, key, lambda: markdown(context, source))
 
     def highlight_code(source, language=None, metadata=None):
         if len(source) > MAX_HIGHLIGHTED_CHARS:
             return f'<div class="highlight"><pre>{html.escape(source, quote=False)}</pre></div>'
-        key = (source, language, json.dumps(metadata or {}, sort_keys=True))
+        key = (source, str(language), json.dumps(metadata or {}, sort_keys=True))
         return remembered(highlighted, key, lambda: highlight(source, language, metadata))
 
     return {"markdown2html": markdown2html, "highlight_code": highlight_code}

@@ -179,19 +179,26 @@ def sanitize_markdown(source, attachments=None):
     rendering as one HTML block (or, when it would render to more than MAX_RENDERED_BYTES, the
     source as a block of text); problems says what was not safe."""
     key = (source, json.dumps(attachments or {}, sort_keys=True))
-    if key not in _KEPT:
-        safe, problems = _sanitized_markdown(*key)
-        if len(source) + len(safe) + len(key[1]) > KEPT_BYTES:
-            return safe, list(problems)
-        if len(_KEPT) >= 2048:
-            _KEPT.clear()
-        _KEPT[key] = safe, problems
-    safe, problems = _KEPT[key]
+    safe, problems = remembered(_SANITIZED, key, lambda: _sanitized_markdown(*key), lambda kept: kept[0])
     return safe, list(problems)
 
 
 # the released notebook's text repeats in every submission: a grading process renders it once
-_KEPT = {}
+_SANITIZED = {}
+REMEMBERED = 4000  # renderings a grading process keeps
+
+
+def remembered(kept, key, render, text_of=str):
+    """render(), kept in the dict kept under key (a tuple of strings) when small: at most
+    KEPT_BYTES of key and text_of(result) together; kept is emptied when it holds REMEMBERED."""
+    if key in kept:
+        return kept[key]
+    result = render()
+    if sum(map(len, key)) + len(text_of(result)) <= KEPT_BYTES:
+        if len(kept) >= REMEMBERED:
+            kept.clear()
+        kept[key] = result
+    return result
 
 
 def is_sanitized(source):

@@ -785,7 +785,7 @@ def test_markdown_that_renders_huge_is_kept_as_text_and_not_remembered():
     twice = "![](attachment:a.png) and again ![](attachment:a.png)"
     assert safe_html.sanitize_markdown(twice, {"a.png": {"image/png": png}}) == (twice, [])
     assert all(len(key[0]) + len(key[1]) + len(kept[0]) <= safe_html.KEPT_BYTES  # big ones not remembered
-               for key, kept in safe_html._KEPT.items())
+               for key, kept in safe_html._SANITIZED.items())
 
 
 def test_an_answer_sanitised_once_stays_as_it_is_however_long_its_cleaned_html():
